@@ -16,7 +16,8 @@ CACHE_DIR="${KAFKA_PROVER_CACHE:-$HOME/.cache/kafka-prover}"
 CACHE_BIN="$CACHE_DIR/bin"
 
 # ---- pins -------------------------------------------------------------------
-FAKE_GCS_SERVER_VERSION="v1.54.0"
+FAKE_GCS_SERVER_VERSION="v1.56.1"
+FAKE_GCS_SERVER_BIN="$CACHE_BIN/fake-gcs-server"
 
 # ---- endpoints (defaults match lib/endpoints.ts; the same env vars override) ----
 REDIS_URL="${REDIS_URL:-redis://127.0.0.1:16379}"
