@@ -1,0 +1,121 @@
+// Seals batches: deterministic from (seed, batch number), so a run can be reproduced and a
+// prover's result checked against an independent computation. Each sealed batch's input goes
+// to the core's store (batches/<n>/input) and its commitment into the batch record.
+import {
+  BatchInput,
+  BatchShape,
+  batchCommitment,
+  cutIntoInstances,
+  encodeBatchInput,
+  generateBatch,
+  summarize,
+  tipCommitment,
+} from '../lib/batch-execution';
+import { Logger, loggerFor } from '../lib/logger';
+import { ProtocolVersion, formatVersion } from '../lib/protocol-version';
+import { basicCircuitIds, isBasicCircuitId } from '../topics/catalog';
+import { BatchRecord, BatchRegistry } from './batch-registry';
+import { Mutex } from './mutex';
+import { CoreStore, batchKeys } from './store';
+
+export interface BatchSourceOptions {
+  seed: string;
+  version: ProtocolVersion;
+  /** Approximate basic circuit instances per batch. */
+  basicJobs: number;
+  /** Basic circuit ids a batch may use. Default: every basic circuit id of the catalog. */
+  circuitIds?: number[];
+  /** Operations per basic instance (default of generateBatch when unset). */
+  instanceCapacity?: number;
+  logger?: Logger;
+}
+
+/** The batch that (seed, number) seals to, without storing anything. */
+export function sealBatchInput(o: Pick<BatchSourceOptions, 'seed' | 'version' | 'basicJobs' | 'circuitIds' | 'instanceCapacity'>, n: number): BatchInput {
+  const shape: BatchShape = { basicJobs: o.basicJobs, circuitIds: o.circuitIds ?? basicCircuitIds() };
+  if (o.instanceCapacity !== undefined) shape.instanceCapacity = o.instanceCapacity;
+  return generateBatch(o.version, n, o.seed, shape);
+}
+
+export class BatchSource {
+  private readonly mutex = new Mutex();
+  private timer: NodeJS.Timeout | null = null;
+  private readonly log: Logger;
+  readonly circuitIds: number[];
+
+  constructor(
+    private readonly store: CoreStore,
+    private readonly registry: BatchRegistry,
+    private readonly options: BatchSourceOptions,
+  ) {
+    if (!Number.isInteger(options.basicJobs) || options.basicJobs < 1) throw new Error(`basic jobs per batch must be >= 1, got ${options.basicJobs}`);
+    this.circuitIds = options.circuitIds ?? basicCircuitIds();
+    if (this.circuitIds.length === 0) throw new Error('a batch needs at least one basic circuit id');
+    const unknown = this.circuitIds.filter((id) => !isBasicCircuitId(id));
+    if (unknown.length > 0) throw new Error(`unknown basic circuit id(s) ${unknown.join(', ')}`);
+    if (new Set(this.circuitIds).size !== this.circuitIds.length) throw new Error('basic circuit ids repeat');
+    this.log = options.logger ?? loggerFor('core.batch-source');
+  }
+
+  /** Seals the batch after the highest recorded one; returns its record. */
+  sealNext(): Promise<BatchRecord> {
+    return this.mutex.runExclusive(() => this.seal(this.registry.highest() + 1));
+  }
+
+  /** Seals batches until batch `count` exists (no-op when it does: a restart does not reseal). */
+  sealUpTo(count: number): Promise<BatchRecord[]> {
+    return this.mutex.runExclusive(async () => {
+      const out: BatchRecord[] = [];
+      for (let n = this.registry.highest() + 1; n <= count; n++) out.push(await this.seal(n));
+      return out;
+    });
+  }
+
+  /** Seals one batch every `everyMs`, up to batch `max` when given. */
+  start(everyMs: number, max?: number): void {
+    if (this.timer) return;
+    if (!(everyMs > 0)) throw new Error(`seal interval must be > 0 ms, got ${everyMs}`);
+    this.timer = setInterval(() => {
+      if (max !== undefined && this.registry.highest() >= max) return this.stop();
+      this.sealNext().catch((e: Error) => this.log.error({ err: e }, 'sealing a batch failed'));
+    }, everyMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Waits for a seal under way to finish. */
+  async idle(): Promise<void> {
+    await this.mutex.runExclusive(() => undefined);
+  }
+
+  private async seal(n: number): Promise<BatchRecord> {
+    const input = sealBatchInput({ ...this.options, circuitIds: this.circuitIds }, n);
+    const bytes = encodeBatchInput(input);
+    const cut = cutIntoInstances(input);
+    const instances: Record<string, number> = {};
+    for (const [id, list] of cut) instances[String(id)] = list.length;
+    // commitmentOfBatch(input), reusing the cut.
+    const commitment = batchCommitment(input.protocolVersion, n, tipCommitment(summarize(input, cut)));
+    // Input first: a record never points at a missing input. A crash in between leaves an
+    // input without a record, which the next seal of `n` overwrites with the same bytes.
+    await this.store.put(batchKeys.input(n), bytes);
+    const rec = await this.registry.addSealed({
+      batch_number: n,
+      protocol_version: this.options.version,
+      commitment: commitment.toString('hex'),
+      seed: this.options.seed,
+      input_key: batchKeys.input(n),
+      input_bytes: bytes.length,
+      instances,
+    });
+    this.log.info(
+      { batch: n, version: formatVersion(this.options.version), ops: input.ops.length, types: Object.keys(instances).length },
+      'sealed batch',
+    );
+    return rec;
+  }
+}
