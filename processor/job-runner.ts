@@ -338,7 +338,9 @@ class Run<I, M, O> {
       if (taken.done) return;
       const { seq, outcome } = taken.value;
       const tracked = this.track(seq, 'saving');
-      const result = await retryWithBackoff((_attempt, signal) => untilAborted(invoke(() => this.saver.save(outcome, signal)), signal), {
+      const save = (_attempt: number, signal: AbortSignal): Promise<void> =>
+        untilAborted(invoke(() => this.saver.save(outcome, signal)), signal);
+      const result = await retryWithBackoff(save, {
         ...this.s.saveRetry,
         signal: hard,
         onRetry: (error, attempt, delayMs) => {

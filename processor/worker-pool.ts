@@ -252,7 +252,14 @@ export class WorkerPool {
       workerData: { tsxPath: this.tsxPath },
       resourceLimits: this.options.resourceLimits,
     });
-    const slot: Slot = { worker, threadId: worker.threadId, current: undefined, retiring: false, online: false, lastError: undefined };
+    const slot: Slot = {
+      worker,
+      threadId: worker.threadId,
+      current: undefined,
+      retiring: false,
+      online: false,
+      lastError: undefined,
+    };
     worker.unref();
     worker.on('online', () => {
       slot.online = true;
