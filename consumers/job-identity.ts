@@ -1,0 +1,35 @@
+// Deterministic names of everything a job touches: its id, the objects it reads and writes,
+// its counter group. A redelivered job computes the same names, so it overwrites its own
+// output with identical bytes and lands in the same counter.
+import { ProtocolVersion, formatVersion } from '../lib/protocol-version';
+import { JobCoord } from '../topics/geometry';
+
+export interface BatchRun {
+  protocolVersion: ProtocolVersion;
+  batchNumber: number;
+  runId: number;
+}
+
+export function batchRunPrefix(r: BatchRun): string {
+  return `${formatVersion(r.protocolVersion)}/b${r.batchNumber}/run${r.runId}`;
+}
+
+/** The job's place in its batch's proof tree, e.g. `r1:c3:d0:s5`; also its counter group id as a parent. */
+export function coordId(c: JobCoord): string {
+  return `r${c.round}:c${c.circuitId}:d${c.depth}:s${c.seq}`;
+}
+
+export function jobId(r: BatchRun, c: JobCoord): string {
+  return `${formatVersion(r.protocolVersion)}:b${r.batchNumber}:run${r.runId}:${coordId(c)}`;
+}
+
+export function batchJobId(r: BatchRun): string {
+  return `${formatVersion(r.protocolVersion)}:b${r.batchNumber}:run${r.runId}:batch`;
+}
+
+export const objectKeys = {
+  input: (r: BatchRun) => `${batchRunPrefix(r)}/input`,
+  plan: (r: BatchRun) => `${batchRunPrefix(r)}/plan.json`,
+  witness: (r: BatchRun, circuitId: number, seq: number) => `${batchRunPrefix(r)}/witness/c${circuitId}/s${seq}`,
+  proof: (r: BatchRun, c: JobCoord) => `${batchRunPrefix(r)}/proof/r${c.round}/c${c.circuitId}/d${c.depth}/s${c.seq}`,
+};

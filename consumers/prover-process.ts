@@ -1,0 +1,147 @@
+// Wires a prover process: for every pair topic of its prover group, a consumer group of its
+// own (so each pair scales on its own) feeding a JobRunner; optionally the basic witness
+// generator on the batches topic. One transactional committer serves them all.
+import { setMaxListeners } from 'node:events';
+import { Kafka } from 'kafkajs';
+import Redis from 'ioredis';
+import { AggregationCounters } from '../aggregation';
+import { Logger, loggerFor } from '../lib/logger';
+import { ProtocolVersion, formatVersion } from '../lib/protocol-version';
+import { JobRunner, JobRunReport } from '../processor';
+import { ProofPayload } from '../payload/payload';
+import { BatchJob, ProverJob, decode } from '../schemas';
+import { ObjectStore } from '../storage';
+import { Pair } from '../topics/catalog';
+import { Geometry } from '../topics/geometry';
+import { batchesTopic, consumerGroup, pairTopic, retryTopic } from '../topics/naming';
+import { PlanCache } from './batch-plan';
+import { BasicWitnessExecutor, BasicWitnessSaver } from './basic-witness-generation';
+import { deadLetterRecord } from './dead-letters';
+import { KafkaJobPicker } from './kafka/kafka-job-picker';
+import { TransactionalCommitter } from './kafka/transactional-committer';
+import { ProverJobExecutor, ProverJobSaver, StageContext, StageObserver } from './prover-stage';
+
+export interface ProverProcessOptions {
+  kafka: Kafka;
+  redis: Redis;
+  store: ObjectStore;
+  payload: ProofPayload;
+  version: ProtocolVersion;
+  pairs: Pair[];
+  /** Also run basic witness generation on the batches topic. */
+  basicWitnessGeneration: boolean;
+  geometry: Geometry;
+  /** Stable across restarts of this process (it names the transactional id). */
+  instanceId: string;
+  zone?: string | null;
+  /** Jobs executing at once per pair. */
+  concurrency?: number;
+  maxAttempts?: number;
+  retryBackoffMs?: number;
+  observer?: StageObserver;
+  /** Called when the process can no longer guarantee its commits; default: exit(1) so jobs are redelivered. */
+  onFatal?: (e: Error) => void;
+  logger?: Logger;
+}
+
+export interface RunningProverProcess {
+  committer: TransactionalCommitter;
+  /** Stops picking, finishes and commits in-flight jobs, disconnects. */
+  stop(): Promise<Array<JobRunReport<unknown>>>;
+}
+
+export async function startProverProcess(o: ProverProcessOptions): Promise<RunningProverProcess> {
+  const log = o.logger ?? loggerFor('prover', { version: formatVersion(o.version), instance: o.instanceId });
+  const committer = new TransactionalCommitter(o.kafka, {
+    transactionalId: `zkp.${formatVersion(o.version)}.${o.instanceId}`,
+    logger: log,
+    onFatal:
+      o.onFatal ??
+      ((e) => {
+        log.fatal({ err: e.message }, 'cannot commit; exiting so the jobs are redelivered');
+        process.exit(1);
+      }),
+  });
+  await committer.start();
+  const ctx: StageContext = {
+    version: o.version,
+    store: o.store,
+    counters: new AggregationCounters(o.redis),
+    payload: o.payload,
+    plans: new PlanCache(o.store),
+    committer,
+    worker: o.instanceId,
+    maxAttempts: o.maxAttempts ?? 5,
+    retryBackoffMs: o.retryBackoffMs ?? 1000,
+    zone: o.zone ?? null,
+    observer: o.observer,
+    logger: log,
+  };
+  const abort = new AbortController();
+  setMaxListeners(0, abort.signal); // every runner of the process listens to it
+  const pickers: Array<KafkaJobPicker<unknown>> = [];
+  const runs: Array<Promise<JobRunReport<unknown>>> = [];
+  const runnerOptions = {
+    concurrency: o.concurrency ?? 8,
+    pickedQueueSize: 32,
+    outcomeQueueSize: 32,
+    // The picker long-polls; an idle runner asks again at once.
+    idleBackoff: { initialMs: 0, factor: 1, maxMs: 0 },
+    saveRetry: { maxAttempts: 5 },
+    gracePeriodMs: 30_000,
+    logger: log,
+  };
+
+  if (o.basicWitnessGeneration) {
+    const topic = batchesTopic(o.version);
+    const picker = new KafkaJobPicker<BatchJob>({
+      kafka: o.kafka,
+      groupId: consumerGroup(topic),
+      topics: [topic],
+      committer,
+      decode: (v) => decode('BatchJob', v),
+      onUndecodable: (m, e) => [deadLetterRecord(o.version, m, e, 'basic-witness-generation', 1)],
+      queueSize: 4,
+      logger: log,
+    });
+    const runner = new JobRunner(picker, new BasicWitnessExecutor(ctx, o.geometry), new BasicWitnessSaver(ctx), { ...runnerOptions, concurrency: 1, pickedQueueSize: 1, outcomeQueueSize: 1, name: topic });
+    await picker.start();
+    pickers.push(picker as KafkaJobPicker<unknown>);
+    runs.push(runner.run(abort.signal) as Promise<JobRunReport<unknown>>);
+  }
+
+  for (const pair of o.pairs) {
+    const topic = pairTopic(o.version, pair);
+    const picker = new KafkaJobPicker<ProverJob>({
+      kafka: o.kafka,
+      groupId: consumerGroup(topic),
+      topics: [topic, retryTopic(o.version, pair)],
+      committer,
+      decode: (v) => decode('ProverJob', v),
+      notBefore: (job) => job.not_before_ms,
+      onUndecodable: (m, e) => {
+        o.observer?.deadLettered?.(null, e.message);
+        return [deadLetterRecord(o.version, m, e, `prover r${pair.round}`, 1)];
+      },
+      rackId: o.zone ?? undefined,
+      queueSize: 64,
+      logger: log,
+    });
+    const runner = new JobRunner(picker, new ProverJobExecutor(ctx), new ProverJobSaver(ctx), { ...runnerOptions, name: topic });
+    await picker.start();
+    pickers.push(picker as KafkaJobPicker<unknown>);
+    runs.push(runner.run(abort.signal) as Promise<JobRunReport<unknown>>);
+  }
+  log.info({ pairs: o.pairs.length, basicWitnessGeneration: o.basicWitnessGeneration }, 'prover process started');
+
+  return {
+    committer,
+    async stop() {
+      abort.abort(new Error('stopping'));
+      const reports = await Promise.all(runs);
+      await Promise.all(pickers.map((p) => p.stop()));
+      await committer.close();
+      return reports;
+    },
+  };
+}

@@ -1,0 +1,237 @@
+// The stage every pair topic runs: for one ProverJob, witness generation (load the instance
+// witness, or the children's proofs), witness vector generation, proving; then save the
+// proof, land it in its parent's counter, and produce what follows — the parent job when this
+// proof completed its group, the final proof after compression — together with the offset
+// commit, in one transaction.
+import { AggregationCounters, AggregationError, batchRunKey } from '../aggregation';
+import { Logger } from '../lib/logger';
+import { ProtocolVersion, sameVersion, formatVersion } from '../lib/protocol-version';
+import { JobCoordinates, ProofPayload, ProofRejectedError } from '../payload/payload';
+import { ProverJob, encode } from '../schemas';
+import { ObjectStore } from '../storage';
+import { AggregationRound } from '../topics/catalog';
+import { AggregationPlan, JobCoord, childrenOf, levelSize, parentOf } from '../topics/geometry';
+import { aggregationReadyTopic, finalProofsTopic, pairTopic, proofsLandedTopic, retryTopic } from '../topics/naming';
+import { Executor } from '../processor/executor';
+import { JobOutcome, JobSaver } from '../processor/job-saver';
+import { PlanCache } from './batch-plan';
+import { PermanentJobError, deadLetterRecord } from './dead-letters';
+import { BatchRun, coordId, jobId, objectKeys } from './job-identity';
+import { KafkaJobMeta } from './kafka/kafka-job-picker';
+import { Completion, OutgoingRecord, TransactionalCommitter } from './kafka/transactional-committer';
+
+export interface StageTimings {
+  witnessMs: number;
+  vectorMs: number;
+  proveMs: number;
+}
+
+export interface StageObserver {
+  /** A job started executing; `hopMs` is the time since the job became ready. */
+  jobStarted?(job: ProverJob, hopMs: number): void;
+  jobSaved?(job: ProverJob, ok: boolean, timings: StageTimings | null): void;
+  /** A job completed its parent's group and the parent job was emitted. */
+  parentTriggered?(parent: ProverJob): void;
+  deadLettered?(job: ProverJob | null, reason: string): void;
+}
+
+export interface StageContext {
+  version: ProtocolVersion;
+  store: ObjectStore;
+  counters: AggregationCounters;
+  payload: ProofPayload;
+  plans: PlanCache;
+  committer: TransactionalCommitter;
+  /** Names this process in events. */
+  worker: string;
+  /** Attempts of a failing job before it goes to the dead letter topic. */
+  maxAttempts: number;
+  /** Back-off of the n-th retry: retryBackoffMs * 2^(n-1). */
+  retryBackoffMs: number;
+  zone: string | null;
+  observer?: StageObserver;
+  logger: Logger;
+}
+
+export interface ProvedJob {
+  proof: Buffer;
+  timings: StageTimings;
+}
+
+export function runOf(job: ProverJob): BatchRun {
+  return { protocolVersion: job.protocol_version, batchNumber: job.batch_number, runId: job.run_id };
+}
+
+export function coordOf(job: ProverJob): JobCoord {
+  return { round: job.aggregation_round, circuitId: job.circuit_id, depth: job.depth, seq: job.sequence_number };
+}
+
+function coordinates(run: BatchRun, c: JobCoord): JobCoordinates {
+  return { protocolVersion: run.protocolVersion, batchNumber: run.batchNumber, round: c.round, circuitId: c.circuitId, depth: c.depth, sequence: c.seq };
+}
+
+/** The ProverJob message for `coord`, ready now. */
+export function proverJobFor(run: BatchRun, plan: AggregationPlan | null, coord: JobCoord, inputKeys: string[], zone: string | null, levelSizeHint?: number): ProverJob {
+  return {
+    protocol_version: run.protocolVersion,
+    batch_number: run.batchNumber,
+    job_id: jobId(run, coord),
+    run_id: run.runId,
+    aggregation_round: coord.round,
+    circuit_id: coord.circuitId,
+    depth: coord.depth,
+    sequence_number: coord.seq,
+    level_size: levelSizeHint ?? (plan ? levelSize(plan, coord.round, coord.circuitId, coord.depth) : 1),
+    input_keys: inputKeys,
+    attempt: 0,
+    triggered_at_ms: Date.now(),
+    not_before_ms: 0,
+    zone,
+  };
+}
+
+export function jobRecord(version: ProtocolVersion, job: ProverJob, retry = false): OutgoingRecord {
+  const pair = { round: job.aggregation_round, circuitId: job.circuit_id };
+  return { topic: retry ? retryTopic(version, pair) : pairTopic(version, pair), key: job.job_id, value: encode('ProverJob', job) };
+}
+
+export class ProverJobExecutor implements Executor<ProverJob, KafkaJobMeta<ProverJob>, ProvedJob> {
+  constructor(private readonly ctx: StageContext) {}
+
+  async execute(job: ProverJob): Promise<ProvedJob> {
+    const startedAt = Date.now();
+    this.ctx.observer?.jobStarted?.(job, Math.max(0, startedAt - job.triggered_at_ms));
+    if (!sameVersion(job.protocol_version, this.ctx.version)) {
+      throw new PermanentJobError(`job of protocol ${formatVersion(job.protocol_version)} on a ${formatVersion(this.ctx.version)} component`, 'version-mismatch');
+    }
+    const run = runOf(job);
+    const coord = coordOf(job);
+    const here = coordinates(run, coord);
+    const { payload, store } = this.ctx;
+    let t = performance.now();
+    let witness: Buffer;
+    try {
+      if (coord.round === AggregationRound.BasicCircuits) {
+        if (job.input_keys.length !== 1) throw new PermanentJobError(`basic job ${job.job_id} must name exactly one witness`);
+        witness = await payload.generateWitness(here, { kind: 'basic', witness: await store.get(job.input_keys[0]) });
+      } else {
+        const plan = await this.ctx.plans.get(run);
+        const children = childrenOf(plan, coord);
+        const keys = children.map((c) => objectKeys.proof(run, c));
+        if (keys.length !== job.input_keys.length || keys.some((k, i) => k !== job.input_keys[i])) {
+          throw new PermanentJobError(`job ${job.job_id} names inputs that are not its children in the batch's plan`);
+        }
+        const proofs = await Promise.all(keys.map((k) => store.get(k)));
+        witness = await payload.generateWitness(here, {
+          kind: 'aggregate',
+          children: children.map((c, i) => ({ coordinates: coordinates(run, c), proof: proofs[i] })),
+        });
+      }
+    } catch (e) {
+      if (e instanceof ProofRejectedError) throw new PermanentJobError(e.message, 'proof-rejected');
+      throw e;
+    }
+    const witnessMs = performance.now() - t;
+    t = performance.now();
+    const vector = await payload.generateWitnessVector(here, witness);
+    const vectorMs = performance.now() - t;
+    t = performance.now();
+    const proof = await payload.prove(here, vector);
+    return { proof, timings: { witnessMs, vectorMs, proveMs: performance.now() - t } };
+  }
+}
+
+export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJob> {
+  constructor(private readonly ctx: StageContext) {}
+
+  async save(outcome: JobOutcome<KafkaJobMeta<ProverJob>, ProvedJob>): Promise<void> {
+    const meta = outcome.metadata;
+    const job = meta.job;
+    const completion: Completion = { groupId: meta.groupId, topic: meta.topic, partition: meta.partition, offset: meta.offset };
+    let records: OutgoingRecord[];
+    if (outcome.ok) {
+      try {
+        records = await this.saveProof(job, outcome.output.proof);
+      } catch (e) {
+        if (!(e instanceof AggregationError) && !(e instanceof PermanentJobError)) throw e; // transient: the runner retries the save
+        records = [this.deadLetter(meta, e as Error, job.attempt + 1)];
+      }
+    } else {
+      records = [this.failed(meta, outcome.error)];
+    }
+    this.ctx.observer?.jobSaved?.(job, outcome.ok, outcome.ok ? outcome.output.timings : null);
+    // Not awaited: the offset commits with these records; a failed transaction stops the process.
+    this.ctx.committer.submit(records, [completion]).catch(() => undefined);
+  }
+
+  private async saveProof(job: ProverJob, proof: Buffer): Promise<OutgoingRecord[]> {
+    const { version, store, counters, payload } = this.ctx;
+    const run = runOf(job);
+    const coord = coordOf(job);
+    const proofKey = objectKeys.proof(run, coord);
+    await store.put(proofKey, proof);
+    const landed = {
+      protocol_version: job.protocol_version,
+      batch_number: job.batch_number,
+      job_id: job.job_id,
+      run_id: job.run_id,
+      aggregation_round: job.aggregation_round,
+      circuit_id: job.circuit_id,
+      depth: job.depth,
+      sequence_number: job.sequence_number,
+      proof_key: proofKey,
+      proof_digest: payload.proofDigest(proof),
+      landed_at_ms: Date.now(),
+      worker: this.ctx.worker,
+    };
+    const records: OutgoingRecord[] = [{ topic: proofsLandedTopic(version), key: job.job_id, value: encode('ProofLanded', landed) }];
+    if (coord.round === AggregationRound.Compression) {
+      const final = { protocol_version: job.protocol_version, batch_number: job.batch_number, job_id: job.job_id, run_id: job.run_id, proof_key: proofKey, proof, created_at_ms: Date.now() };
+      records.push({ topic: finalProofsTopic(version), key: String(job.batch_number), value: encode('FinalProof', final) });
+      return records;
+    }
+    const plan = await this.ctx.plans.get(run);
+    const link = parentOf(plan, coord);
+    if (!link) throw new PermanentJobError(`job ${job.job_id} has no parent in its plan`);
+    const result = await counters.land(batchRunKey(run.protocolVersion, run.batchNumber, run.runId), coordId(link.parent), link.childIndex);
+    if (result.status === 'TRIGGER') {
+      const inputs = childrenOf(plan, link.parent).map((c) => objectKeys.proof(run, c));
+      const parent = proverJobFor(run, plan, link.parent, inputs, job.zone);
+      records.push(jobRecord(version, parent));
+      const ready = {
+        protocol_version: parent.protocol_version,
+        batch_number: parent.batch_number,
+        job_id: parent.job_id,
+        run_id: parent.run_id,
+        aggregation_round: parent.aggregation_round,
+        circuit_id: parent.circuit_id,
+        depth: parent.depth,
+        sequence_number: parent.sequence_number,
+        child_count: result.expected,
+        ready_at_ms: parent.triggered_at_ms,
+      };
+      records.push({ topic: aggregationReadyTopic(version), key: parent.job_id, value: encode('AggregationReady', ready) });
+      this.ctx.observer?.parentTriggered?.(parent);
+    }
+    return records;
+  }
+
+  /** A failed execution: retry later through the retry topic, or dead-letter it when retrying cannot help. */
+  private failed(meta: KafkaJobMeta<ProverJob>, error: Error): OutgoingRecord {
+    const job = meta.job;
+    const attempts = job.attempt + 1;
+    if (error instanceof PermanentJobError || attempts >= this.ctx.maxAttempts) {
+      return this.deadLetter(meta, error, attempts, error instanceof PermanentJobError ? undefined : 'max-attempts');
+    }
+    this.ctx.logger.warn({ jobId: job.job_id, attempt: attempts, err: error.message }, 'job failed; retrying');
+    const retry: ProverJob = { ...job, attempt: attempts, not_before_ms: Date.now() + this.ctx.retryBackoffMs * 2 ** (attempts - 1) };
+    return jobRecord(this.ctx.version, retry, true);
+  }
+
+  private deadLetter(meta: KafkaJobMeta<ProverJob>, error: Error, attempts: number, kind?: string): OutgoingRecord {
+    const job = meta.job;
+    this.ctx.logger.error({ jobId: job.job_id, err: error.message }, 'job to dead letter topic');
+    this.ctx.observer?.deadLettered?.(job, error.message);
+    return deadLetterRecord(this.ctx.version, meta, error, `prover r${job.aggregation_round}`, attempts, { protocolVersion: job.protocol_version, batchNumber: job.batch_number, jobId: job.job_id }, kind);
+  }
+}
