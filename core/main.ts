@@ -103,7 +103,7 @@ export async function startCore(options: CoreOptions = {}): Promise<RunningCore>
   const url = `http://${host}:${port}`;
   if (options.sealEveryMs !== undefined && options.sealEveryMs > 0) source.start(options.sealEveryMs, options.maxBatches);
   log.info(
-    { url, payload: payload.name, versions: accepted.map(formatVersion), lease_ms: registry.leaseMs, batches: registry.summary().total },
+    { url, store: store.describe?.() ?? 'custom', payload: payload.name, versions: accepted.map(formatVersion), lease_ms: registry.leaseMs, batches: registry.summary().total },
     'core listening',
   );
 
