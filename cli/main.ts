@@ -1,0 +1,202 @@
+// One entry point for every role:
+//   local     a whole pipeline in this process, proving a few batches end to end (the main job)
+//   prover    consumers of one prover group's pair topics (and basic witness generation)
+//   gateway   core <-> Kafka
+//   core      the rollup node's side (its own process and store)
+//   topics    create the topics of a protocol version
+import Redis from 'ioredis';
+import { main as coreMain } from '../core/main';
+import { endpoints, localDir } from '../lib/endpoints';
+import { loggerFor, rootLogger } from '../lib/logger';
+import { DEFAULT_PROTOCOL_VERSION, ProtocolVersion, formatVersion, parseVersion } from '../lib/protocol-version';
+import { installSignalHandlers } from '../processor';
+import { DigestPayload } from '../payload/digest';
+import { ProofPayload } from '../payload/payload';
+import { createObjectStore } from '../storage';
+import { ensureTopics } from '../topics/admin';
+import { loadGeometry } from '../topics/geometry';
+import { pairsForGroup, runsBatchWitnessGeneration } from '../topics/prover-groups';
+import { PlanCache } from '../consumers/batch-plan';
+import { startProverProcess } from '../consumers/prover-process';
+import { CoreClient } from '../producers/core-client';
+import { startGateway } from '../producers/gateway';
+import { ParsedArgs, UsageError, intFlag, listFlag, parseArgs, stringFlag } from './args';
+import { kafkaClient, startLocalPipeline } from './local-pipeline';
+import { ProgressBoard } from './progress';
+
+const USAGE = `usage: cli/main.ts <command> [flags]
+
+  local    [--batches 3] [--basic-jobs 300] [--circuit-ids 1,2,..] [--leaf-arity 32] [--node-arity 32]
+           [--version 24.0] [--seed local] [--payload digest] [--timeout-s 600]
+  prover   --instance NAME [--group N] [--version 24.0] [--zone Z] [--store URL] [--concurrency 8]
+  gateway  --instance NAME [--version 24.0] [--core-url URL] [--store URL]
+  core     [core flags: see core/main.ts --help]
+  topics   [--version 24.0] [--group N]
+
+Services: Kafka ${endpoints.kafkaBrokers.join(',')}, Redis ${endpoints.redisUrl} (override with KAFKA_BROKERS, REDIS_URL).`;
+
+function versionOf(args: ParsedArgs): ProtocolVersion {
+  return parseVersion(stringFlag(args, 'version', `${DEFAULT_PROTOCOL_VERSION.minor}.${DEFAULT_PROTOCOL_VERSION.patch}`));
+}
+
+function payloadOf(args: ParsedArgs): ProofPayload {
+  const name = stringFlag(args, 'payload', 'digest');
+  if (name === 'digest') return new DigestPayload();
+  throw new UsageError(`unknown payload "${name}" (available: digest)`);
+}
+
+const defaultStoreUrl = () => `file://${localDir}/prover-store`;
+
+async function runLocal(args: ParsedArgs): Promise<void> {
+  // The progress board owns the terminal; logs only for trouble unless asked.
+  rootLogger.level = process.env.LOG_LEVEL ?? 'warn';
+  const count = intFlag(args, 'batches', 3, 1);
+  const version = versionOf(args);
+  const geometry = loadGeometry();
+  const leafArity = intFlag(args, 'leaf-arity', geometry.leafArity, 2);
+  const nodeArity = intFlag(args, 'node-arity', geometry.nodeArity, 2);
+  const runId = `${Date.now().toString(36)}`;
+  const batches = Array.from({ length: count }, (_, i) => i + 1);
+  const board = new ProgressBoard(process.stdout, batches);
+  const accepted: number[] = [];
+  console.log(`Proving ${count} batches of protocol ${formatVersion(version)} with the ${stringFlag(args, 'payload', 'digest')} payload on Kafka ${endpoints.kafkaBrokers.join(',')} and Redis ${endpoints.redisUrl}`);
+  const pipeline = await startLocalPipeline({
+    version,
+    batches: count,
+    basicJobsPerBatch: intFlag(args, 'basic-jobs', 300, 1),
+    circuitIds: listFlag(args, 'circuit-ids'),
+    geometry: { ...geometry, leafArity, nodeArity },
+    seed: stringFlag(args, 'seed', 'local'),
+    payload: payloadOf(args),
+    storeUrl: `file://${localDir}/runs/${runId}/prover-store`,
+    coreStoreUrl: `file://${localDir}/runs/${runId}/core-store`,
+    instancePrefix: `local-${runId}`,
+    stageObserver: { jobSaved: (job) => board.jobSaved(job) },
+    gatewayObserver: {
+      finalProofSubmitted: (batch, result) => {
+        if (result.status !== 'rejected') {
+          board.markAccepted(batch);
+          if (!accepted.includes(batch)) accepted.push(batch);
+        }
+      },
+    },
+  });
+  const plans = new PlanCache(pipeline.store);
+  const timer = setInterval(() => {
+    for (const b of batches) {
+      if (!board.hasPlan(b)) plans.get({ protocolVersion: version, batchNumber: b, runId: 0 }).then((p) => board.setPlan(b, p), () => undefined);
+    }
+    board.render();
+  }, 500);
+  try {
+    await pipeline.waitForProven(batches, intFlag(args, 'timeout-s', 600, 1) * 1000);
+  } finally {
+    clearInterval(timer);
+    board.render();
+    await pipeline.stop();
+  }
+  for (const b of batches) console.log(`batch ${b}: the core accepted its final proof`);
+  console.log(`all ${count} batches proven; data under ${localDir}/runs/${runId}`);
+}
+
+async function runProver(args: ParsedArgs): Promise<void> {
+  const version = versionOf(args);
+  const instance = stringFlag(args, 'instance', '');
+  if (!instance) throw new UsageError('prover needs --instance NAME (stable across restarts: it names the transactional id)');
+  const group = intFlag(args, 'group', -1, -1);
+  const log = loggerFor('prover', { version: formatVersion(version), instance, group });
+  const kafka = kafkaClient(`prover-${instance}`);
+  const redis = new Redis(endpoints.redisUrl);
+  const payload = payloadOf(args);
+  if (args.flags.has('core-url')) {
+    const { checkVerificationKeys } = await import('../producers/gateway');
+    await checkVerificationKeys(new CoreClient(stringFlag(args, 'core-url', endpoints.coreApiUrl), instance), payload, version);
+  }
+  const running = await startProverProcess({
+    kafka,
+    redis,
+    store: createObjectStore(stringFlag(args, 'store', defaultStoreUrl())),
+    payload,
+    version,
+    pairs: pairsForGroup(group),
+    basicWitnessGeneration: !args.flags.has('no-basic-wg') && runsBatchWitnessGeneration(group),
+    geometry: loadGeometry(),
+    instanceId: instance,
+    zone: args.flags.has('zone') ? stringFlag(args, 'zone', '') : null,
+    concurrency: intFlag(args, 'concurrency', 8, 1),
+    logger: log,
+  });
+  const signals = installSignalHandlers({ onSignal: (s) => log.info({ signal: s }, 'stopping') });
+  await new Promise((r) => signals.signal.addEventListener('abort', r, { once: true }));
+  await running.stop();
+  redis.disconnect();
+  log.info('stopped');
+}
+
+async function runGateway(args: ParsedArgs): Promise<void> {
+  const version = versionOf(args);
+  const instance = stringFlag(args, 'instance', 'gateway');
+  const log = loggerFor('gateway', { version: formatVersion(version) });
+  const running = await startGateway({
+    kafka: kafkaClient(`gateway-${instance}`),
+    store: createObjectStore(stringFlag(args, 'store', defaultStoreUrl())),
+    core: new CoreClient(stringFlag(args, 'core-url', endpoints.coreApiUrl), instance),
+    payload: payloadOf(args),
+    version,
+    instanceId: instance,
+    logger: log,
+  });
+  const signals = installSignalHandlers({ onSignal: (s) => log.info({ signal: s }, 'stopping') });
+  await new Promise((r) => signals.signal.addEventListener('abort', r, { once: true }));
+  await running.stop();
+}
+
+async function runTopics(args: ParsedArgs): Promise<void> {
+  const version = versionOf(args);
+  const result = await ensureTopics(kafkaClient('topics'), version, { pairs: pairsForGroup(intFlag(args, 'group', -1, -1)) });
+  console.log(JSON.stringify(result, null, 2));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    const args = parseArgs(rest);
+    switch (command) {
+      case 'local':
+        await runLocal(args);
+        return 0;
+      case 'prover':
+        await runProver(args);
+        return 0;
+      case 'gateway':
+        await runGateway(args);
+        return 0;
+      case 'core':
+        await coreMain(rest);
+        return 0;
+      case 'topics':
+        await runTopics(args);
+        return 0;
+      default:
+        console.error(USAGE);
+        return command === undefined || command === '--help' ? 0 : 2;
+    }
+  } catch (e) {
+    if (e instanceof UsageError) {
+      console.error(`${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    console.error(`error: ${(e as Error).message}`);
+    return 1;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e) => {
+      console.error(e);
+      process.exit(1);
+    },
+  );
+}
