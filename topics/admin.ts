@@ -22,8 +22,6 @@ export interface EnsureTopicsOptions {
   retryDelayMs?: number;
   /** Broker-side timeout of one admin request. Default 30 s. */
   requestTimeoutMs?: number;
-  /** Topics created at the same time. Default 8. */
-  concurrency?: number;
   logger?: Logger;
 }
 
@@ -33,7 +31,10 @@ export interface PlannedTopic {
 }
 
 export interface EnsureTopicsResult {
-  /** Topics this call created. */
+  /**
+   * Topics that did not exist when the call started and exist now: created by this call (or,
+   * when two callers ensure the same version at once, by the other one).
+   */
   readonly created: string[];
   /** Existing topics that had fewer partitions than configured and were extended. */
   readonly partitionsIncreased: Array<{ topic: string; from: number; to: number }>;
@@ -67,6 +68,13 @@ export function isTransientKafkaError(e: unknown): boolean {
   return false;
 }
 
+/**
+ * Topics per CreateTopics request. One version's topics fit in one request; that matters: on a
+ * local KRaft broker, topics of a second request sent right after the first one showed up in
+ * the metadata only seconds later.
+ */
+const CREATE_BATCH = 1000;
+
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 async function withRetry<T>(what: string, options: Required<Pick<EnsureTopicsOptions, 'attempts' | 'retryDelayMs'>> & { logger: Logger }, fn: () => Promise<T>): Promise<T> {
@@ -83,20 +91,47 @@ async function withRetry<T>(what: string, options: Required<Pick<EnsureTopicsOpt
   }
 }
 
-async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-}
-
 async function partitionCounts(admin: Admin, topics: string[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   if (topics.length === 0) return out;
   const { topics: metadata } = await admin.fetchTopicMetadata({ topics });
   for (const t of metadata) out.set(t.name, t.partitions.length);
   return out;
+}
+
+function isUnknownTopicError(e: unknown): boolean {
+  const type = (e as { type?: unknown })?.type;
+  return type === 'UNKNOWN_TOPIC_OR_PARTITION' || type === 'LEADER_NOT_AVAILABLE';
+}
+
+/**
+ * Waits until every topic in `expected` is in the metadata with at least the given number of
+ * partitions, each with a leader. Throws after `timeoutMs`.
+ */
+async function waitForTopics(admin: Admin, expected: ReadonlyMap<string, number>, timeoutMs: number): Promise<void> {
+  if (expected.size === 0) return;
+  const deadline = Date.now() + timeoutMs;
+  let pending = [...expected.keys()];
+  let lastError: unknown;
+  while (pending.length > 0) {
+    if (Date.now() > deadline) {
+      const why = lastError instanceof Error ? `: ${lastError.message}` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for topics ${pending.join(', ')}${why}`);
+    }
+    try {
+      const { topics } = await admin.fetchTopicMetadata({ topics: pending });
+      const ready = new Set(
+        topics
+          .filter((t) => t.partitions.length >= expected.get(t.name)! && t.partitions.every((p) => p.leader >= 0))
+          .map((t) => t.name),
+      );
+      pending = pending.filter((t) => !ready.has(t));
+    } catch (e) {
+      if (!isUnknownTopicError(e) && !isTransientKafkaError(e)) throw e;
+      lastError = e;
+    }
+    if (pending.length > 0) await sleep(100);
+  }
 }
 
 /**
@@ -122,22 +157,32 @@ export async function ensureTopics(
   const wanted = new Map(planned.map((p) => [p.topic, p.partitions]));
 
   const result: EnsureTopicsResult = { created: [], partitionsIncreased: [], unchanged: [], morePartitionsThanConfigured: [] };
-  const admin = kafka.admin();
+  const started = Date.now();
+  // kafkajs retries off: withRetry is the one retry policy, and metadata polls must not back off for seconds.
+  const admin = kafka.admin({ retry: { retries: 0 } });
   await withRetry('connect', retry, () => admin.connect());
   try {
     const existing = new Set(await withRetry('listTopics', retry, () => admin.listTopics()));
     const missing = planned.filter((p) => !existing.has(p.topic));
 
-    const createdByOthers: string[] = [];
-    await mapLimit(missing, options.concurrency ?? 8, async ({ topic, partitions }) => {
-      const config: ITopicConfig = { topic, numPartitions: partitions, replicationFactor };
-      if (configEntries.length > 0) config.configEntries = configEntries;
-      const created = await withRetry(`createTopics ${topic}`, retry, () =>
-        admin.createTopics({ topics: [config], waitForLeaders: true, timeout }),
-      );
-      // false: it appeared since listTopics (another process ensuring the same version).
-      (created ? result.created : createdByOthers).push(topic);
-    });
+    // Created in batches; leaders are awaited below for all of them at once (kafkajs's own
+    // wait fails when a new topic is not yet in the broker's metadata, which is normal right
+    // after creation under KRaft). createTopics answers false when some topic of the batch
+    // already exists: a concurrent caller created it since listTopics; that is fine.
+    const batches: PlannedTopic[][] = [];
+    for (let i = 0; i < missing.length; i += CREATE_BATCH) batches.push(missing.slice(i, i + CREATE_BATCH));
+    for (const batch of batches) {
+      const topics = batch.map(({ topic, partitions }): ITopicConfig => {
+        const config: ITopicConfig = { topic, numPartitions: partitions, replicationFactor };
+        if (configEntries.length > 0) config.configEntries = configEntries;
+        return config;
+      });
+      await withRetry('createTopics', retry, () => admin.createTopics({ topics, waitForLeaders: false, timeout }));
+      result.created.push(...batch.map((p) => p.topic));
+    }
+    logger.debug({ created: result.created.length, ms: Date.now() - started }, 'topics created');
+    await waitForTopics(admin, new Map(missing.map((p) => [p.topic, p.partitions])), timeout);
+    logger.debug({ ms: Date.now() - started }, 'leaders ready');
 
     const toCheck = planned.map((p) => p.topic).filter((t) => !result.created.includes(t));
     const counts = await withRetry('fetchTopicMetadata', retry, () => partitionCounts(admin, toCheck));
@@ -159,6 +204,9 @@ export async function ensureTopics(
         if (pending.length === 0) return;
         await admin.createPartitions({ topicPartitions: pending.map((g) => ({ topic: g.topic, count: g.to })), timeout });
       });
+      logger.debug({ topics: grow.length, ms: Date.now() - started }, 'partitions added');
+      await waitForTopics(admin, new Map(grow.map((g) => [g.topic, g.to])), timeout);
+      logger.debug({ ms: Date.now() - started }, 'new partitions ready');
       result.partitionsIncreased.push(...grow);
     }
 
@@ -191,7 +239,8 @@ export async function deleteVersionTopics(
   const logger = options.logger ?? loggerFor('topics.admin', { version: `v${version.minor}.${version.patch}` });
   const retry = { attempts: options.attempts ?? 5, retryDelayMs: options.retryDelayMs ?? 250, logger };
   const prefix = versionPrefix(version);
-  const admin = kafka.admin();
+  // kafkajs retries off: withRetry is the one retry policy, and metadata polls must not back off for seconds.
+  const admin = kafka.admin({ retry: { retries: 0 } });
   await withRetry('connect', retry, () => admin.connect());
   try {
     const topics = (await withRetry('listTopics', retry, () => admin.listTopics())).filter((t) => {

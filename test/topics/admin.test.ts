@@ -1,6 +1,7 @@
 // Against the local Kafka broker (endpoints.kafkaBrokers). Fails, does not skip, when it is down.
 import { expect } from 'chai';
 import { Admin, Kafka, KafkaJSConnectionError, KafkaJSNonRetriableError, KafkaJSProtocolError, logLevel } from 'kafkajs';
+import pino from 'pino';
 import { endpoints } from '../../lib/endpoints';
 import { AggregationRound, allPairs } from '../../topics/catalog';
 import { deleteVersionTopics, ensureTopics, isTransientKafkaError, plannedTopics } from '../../topics/admin';
@@ -32,7 +33,7 @@ describe('topics/admin: ensureTopics against Kafka', function () {
     connectionTimeout: 3000,
     retry: { retries: 2, initialRetryTime: 200 },
   });
-  const fast = { attempts: 2, retryDelayMs: 100 };
+  const fast = { attempts: 2, retryDelayMs: 100, logger: pino({ level: 'silent' }) };
   let admin: Admin;
   let connected = false;
 
@@ -123,7 +124,7 @@ describe('topics/admin: ensureTopics against Kafka', function () {
     const started = Date.now();
     let error: unknown;
     try {
-      await ensureTopics(kafka, { minor: version.minor, patch: version.patch + 2 }, { pairs: [], replicationFactor: 50, attempts: 5, retryDelayMs: 2000 });
+      await ensureTopics(kafka, { minor: version.minor, patch: version.patch + 2 }, { pairs: [], replicationFactor: 50, attempts: 5, retryDelayMs: 2000, logger: fast.logger });
     } catch (e) {
       error = e;
     }
@@ -137,7 +138,7 @@ describe('topics/admin: ensureTopics against Kafka', function () {
   it('rejects a bad replication factor before touching Kafka', async () => {
     let error: unknown;
     try {
-      await ensureTopics(kafka, version, { replicationFactor: 0 });
+      await ensureTopics(kafka, version, { replicationFactor: 0, logger: fast.logger });
     } catch (e) {
       error = e;
     }
