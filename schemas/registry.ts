@@ -6,6 +6,7 @@ import * as path from 'path';
 import * as avro from 'avsc';
 import type { Resolver, Schema, Type } from 'avsc';
 import { fingerprintBytes, fingerprintHex, parsingCanonicalForm, schemaFingerprint } from './fingerprint';
+import { longTypeHook } from './long';
 import { BodyWalker, compileBodyWalker } from './validate';
 
 /** Current message schemas: `<dir>/<Name>.avsc`; shared named types: `<dir>/common/*.avsc`. */
@@ -18,8 +19,11 @@ export const MAGIC = Buffer.from([0xc3, 0x01]);
 /** Marker plus the 8-byte fingerprint. */
 export const HEADER_LENGTH = 10;
 
-/** How every schema is parsed: unions as plain values (`T | null`), records as plain objects. */
-export const PARSE_OPTIONS = { wrapUnions: 'never', omitRecordMethods: true } as const;
+/**
+ * How every schema is parsed: unions as plain values (`T | null`), records without methods,
+ * longs exact (see long.ts).
+ */
+export const PARSE_OPTIONS = { wrapUnions: 'never', omitRecordMethods: true, typeHook: longTypeHook } as const;
 
 /** One writer schema, as found in a message header. */
 export interface SchemaEntry {

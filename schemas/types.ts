@@ -1,5 +1,5 @@
 // TypeScript shapes of the pipeline's messages, one interface per schema in schemas/avro/.
-// Avro `long` maps to `number` (at most 2^53 - 2 in magnitude), `bytes` to Buffer, and a
+// Avro `long` maps to `number` (at most 2^52 - 1 in magnitude, see long.ts), `bytes` to Buffer, and a
 // ["null", T] union to `T | null`. test/schemas/types.test.ts keeps these in step with the
 // schemas.
 

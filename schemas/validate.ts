@@ -6,9 +6,18 @@
 // actually there, so the decoder only ever sees a body that is exactly one value of the writer
 // schema. Its work is linear in the body's length.
 import type { Type } from 'avsc';
+import { MAX_LONG } from './long';
 
-/** Thrown inside the walk; the codec turns it into a MalformedMessageError. */
-export class BodyError extends Error {}
+/** Thrown inside the walk; the codec turns it into a MalformedMessageError. Carries no stack
+ * trace, which keeps rejecting a flood of bad messages cheap. */
+export class BodyError extends Error {
+  constructor(message: string) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    super(message);
+    Error.stackTraceLimit = limit;
+  }
+}
 
 /** Returns the position just after one value starting at `pos`, or throws BodyError. */
 export type BodyWalker = (buf: Uint8Array, pos: number) => number;
@@ -19,8 +28,8 @@ const MAX_ZERO_SIZE_ITEMS = 1 << 20;
 // The varint readers return the value and leave the position after it in `vpos`.
 let vpos = 0;
 
-/** Zig-zag varint of at most `maxBytes` bytes. Values past 2^53 lose precision, which only
- * the long reader can see and which avsc rejects while decoding. */
+/** Zig-zag varint of at most `maxBytes` bytes. Zig-zag values of 2^53 and more lose
+ * precision but still read as magnitudes of at least 2^52, which the long check rejects. */
 function readVarint(buf: Uint8Array, pos: number, maxBytes: number): number {
   let n = 0;
   let mul = 1;
@@ -122,7 +131,8 @@ function compile(type: AnyType, named: Map<string, Compiled>): Compiled {
       return {
         minSize: 1,
         walk(buf, pos) {
-          readLong(buf, pos);
+          const n = readLong(buf, pos);
+          if (n > MAX_LONG || n < -MAX_LONG) throw new BodyError('long out of the supported range');
           return vpos;
         },
       };

@@ -16,6 +16,7 @@ import {
   getCodec,
 } from '../../schemas';
 import { fingerprintBytes, rabinFingerprint64, schemaFingerprint } from '../../schemas/fingerprint';
+import { MAX_LONG } from '../../schemas/long';
 import { SAMPLES } from './support/samples';
 
 function proverJob(): ProverJob {
@@ -176,17 +177,33 @@ describe('schemas/codec', () => {
     );
   });
 
-  it('rejects longs that a JS number cannot hold exactly as malformed', () => {
+  it('carries longs exactly up to 2^52 - 1 in magnitude, and refuses larger ones', () => {
+    const base = SAMPLES[0].value as object;
+    for (const n of [MAX_LONG, -MAX_LONG, 2 ** 40 + 1, -(2 ** 40 + 1), -1, 0]) {
+      expect(decode('BatchJob', encode('BatchJob', { ...base, batch_number: n } as never)).batch_number).to.equal(n);
+    }
+    for (const n of [MAX_LONG + 1, -MAX_LONG - 1, Number.MAX_SAFE_INTEGER, -(2 ** 53)]) {
+      thrown(() => encode('BatchJob', { ...base, batch_number: n } as never), InvalidMessageError);
+      const dead = SAMPLES.find((x) => x.name === 'DeadLetter')!.value as object;
+      thrown(() => encode('DeadLetter', { ...dead, batch_number: n } as never), InvalidMessageError);
+    }
+  });
+
+  it('rejects out-of-range longs from 64-bit writers as malformed', () => {
     const entry = getCodec().registry.message('BatchJob')!.current;
-    const value = { ...(SAMPLES[0].value as object), batch_number: 0 };
-    const body = entry.type.toBuffer(value);
+    const body = entry.type.toBuffer({ ...(SAMPLES[0].value as object), batch_number: 0 });
     // batch_number follows protocol_version (two one-byte ints here); 0 is the single byte 0x00.
-    // Put the 10-byte varint of 2^62 (zig-zag 2^63) there instead, as a 64-bit writer could.
     expect(body.subarray(0, 3)).to.deep.equal(Buffer.from([48, 2, 0]));
-    const big = Buffer.from([0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01]);
-    const patched = Buffer.concat([entry.header, body.subarray(0, 2), big, body.subarray(3)]);
-    const err = thrown(() => decode('BatchJob', patched), MalformedMessageError);
-    expect(err.message).to.contain('precision');
+    const withLong = (varint: number[]) => Buffer.concat([entry.header, body.subarray(0, 2), Buffer.from(varint), body.subarray(3)]);
+    // zig-zag varints: 2^62, -(2^52 + 1) (zig-zag 2^53 + 1), 2^52 (zig-zag 2^53)
+    const p53 = [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x10];
+    for (const varint of [[0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01], [0x81, ...p53.slice(1)], p53]) {
+      const err = thrown(() => decode('BatchJob', withLong(varint)), MalformedMessageError);
+      expect(err.message).to.contain('range');
+    }
+    // 2^52 - 1 (zig-zag 2^53 - 2) is fine.
+    const max = [0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f];
+    expect(decode('BatchJob', withLong(max)).batch_number).to.equal(MAX_LONG);
   });
 
   it('gives errors a stable kind and a common base class', () => {

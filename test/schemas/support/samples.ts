@@ -7,8 +7,8 @@ const pv: ProtocolVersion = { minor: 24, patch: 1 };
 const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const MAX_INT = 2 ** 31 - 1;
 const MIN_INT = -(2 ** 31);
-/** Largest long magnitude avsc reads and writes as a number, 2^53 - 2; see docs/schemas.md. */
-const LONG_MAX = 2 ** 53 - 2;
+/** Largest long magnitude the codec carries (schemas/long.ts). */
+const LONG_MAX = 2 ** 52 - 1;
 
 function jobId(batch: number, run: number, round: number, circuit: number, depth: number, seq: number): string {
   return `v${pv.minor}.${pv.patch}:b${batch}:run${run}:r${round}:c${circuit}:d${depth}:s${seq}`;
