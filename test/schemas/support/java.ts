@@ -18,9 +18,15 @@ export function javaToolsMissing(): string | null {
   return null;
 }
 
-/** The resolved classpath, resolving the pom first when the install step has not. */
+function classpathUsable(): boolean {
+  if (!fs.existsSync(CLASSPATH_FILE)) return false;
+  const jars = fs.readFileSync(CLASSPATH_FILE, 'utf8').trim().split(path.delimiter);
+  return jars.length > 0 && jars.every((jar) => fs.existsSync(jar));
+}
+
+/** The resolved classpath, resolving the pom first when the install step has not (or its jars are gone). */
 export function interopClasspath(): string {
-  if (!fs.existsSync(CLASSPATH_FILE)) {
+  if (!classpathUsable()) {
     execFileSync(
       'mvn',
       ['-q', '-f', POM, 'dependency:build-classpath', '-Dmdep.outputFile=.local/classpath/avro-interop.txt'],
