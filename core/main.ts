@@ -45,6 +45,8 @@ export interface CoreOptions {
   maxBatches?: number;
   /** Default: DigestPayload. */
   payload?: ProofPayload;
+  /** Largest request body, bytes. Default 32 MiB. */
+  maxBodyBytes?: number;
   /** Clock, ms since the epoch (tests). Default Date.now. */
   now?: () => number;
   logger?: Logger;
@@ -89,7 +91,14 @@ export async function startCore(options: CoreOptions = {}): Promise<RunningCore>
   if (reloaded.total > 0) log.info({ ...reloaded }, 'reloaded batch records from the store');
   if (options.batches !== undefined && options.batches > 0) await source.sealUpTo(options.batches);
 
-  const api = new CoreApi({ registry, store, payload, acceptedVersions: accepted, logger: log.child({ part: 'api' }) });
+  const api = new CoreApi({
+    registry,
+    store,
+    payload,
+    acceptedVersions: accepted,
+    logger: log.child({ part: 'api' }),
+    maxBodyBytes: options.maxBodyBytes,
+  });
   const server: Server = api.createServer();
   const host = options.host ?? '127.0.0.1';
   await new Promise<void>((resolve, reject) => {
@@ -224,7 +233,11 @@ export function parseCoreArgs(argv: string[]): CoreOptions {
   return o;
 }
 
-export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+/**
+ * Runs the core until SIGTERM or SIGINT; resolves with the exit code once it has stopped (0), or
+ * at once on a usage error (2; 0 for --help). Start failures reject.
+ */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const log = loggerFor('core');
   let options: CoreOptions;
   try {
@@ -232,33 +245,39 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<void
   } catch (e) {
     if (e instanceof UsageError) {
       process.stderr.write(e.message + '\n');
-      process.exitCode = argv.includes('--help') || argv.includes('-h') ? 0 : 2;
-      return;
+      return argv.includes('--help') || argv.includes('-h') ? 0 : 2;
     }
     throw e;
   }
   const core = await startCore({ ...options, logger: log });
-  let stopping = false;
-  const stop = (signal: string): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, 'stopping');
-    core.close().then(
-      () => process.exit(0),
-      (e: Error) => {
-        log.error({ err: e }, 'stopping failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) return;
+      stopping = true;
+      process.off('SIGTERM', stop);
+      process.off('SIGINT', stop);
+      log.info({ signal }, 'stopping');
+      core.close().then(
+        () => resolve(0),
+        (e: Error) => {
+          log.error({ err: e }, 'stopping failed');
+          resolve(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  });
 }
 
 if (require.main === module) {
-  main().catch((e: Error) => {
-    loggerFor('core').fatal({ err: e }, 'core failed to start');
-    process.stderr.write(`core failed to start: ${e.message}\n`);
-    process.exit(1);
-  });
+  main().then(
+    (code) => process.exit(code),
+    (e: Error) => {
+      loggerFor('core').fatal({ err: e }, 'core failed to start');
+      process.stderr.write(`core failed to start: ${e.message}\n`);
+      process.exit(1);
+    },
+  );
 }

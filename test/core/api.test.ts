@@ -298,6 +298,15 @@ describe('core API', () => {
     });
   });
 
+  it('refuses a body over the size limit with 413 and keeps serving', async () => {
+    core = await coreOn(store, { batches: 1, maxBodyBytes: 1024 });
+    const r = await post(core.url, '/submit_proof/1', { protocol_version: V, proof_base64: Buffer.alloc(4096).toString('base64') });
+    expect(r.status).to.equal(413);
+    expect(r.body.error).to.equal('payload_too_large');
+    expect((await get(core.url, '/health')).status).to.equal(200);
+    expect(core.registry.get(1)!.rejections).to.have.length(0);
+  });
+
   describe('reading state', () => {
     it('serves records, the list, health, and the accepted versions with their keys hash', async () => {
       core = await coreOn(store, { batches: 3, acceptedVersions: [V, V2], version: V });
