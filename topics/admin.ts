@@ -36,7 +36,7 @@ export interface EnsureTopicsResult {
    * when two callers ensure the same version at once, by the other one).
    */
   readonly created: string[];
-  /** Existing topics that had fewer partitions than configured and were extended. */
+  /** Existing topics that had fewer partitions than configured and now have the configured count. */
   readonly partitionsIncreased: Array<{ topic: string; from: number; to: number }>;
   /** Existing topics left as they were. */
   readonly unchanged: string[];
@@ -184,7 +184,8 @@ export async function ensureTopics(
     await waitForTopics(admin, new Map(missing.map((p) => [p.topic, p.partitions])), timeout);
     logger.debug({ ms: Date.now() - started }, 'leaders ready');
 
-    const toCheck = planned.map((p) => p.topic).filter((t) => !result.created.includes(t));
+    const createdNow = new Set(result.created);
+    const toCheck = planned.map((p) => p.topic).filter((t) => !createdNow.has(t));
     const counts = await withRetry('fetchTopicMetadata', retry, () => partitionCounts(admin, toCheck));
     const grow: Array<{ topic: string; from: number; to: number }> = [];
     for (const topic of toCheck) {
