@@ -138,6 +138,7 @@ const COMMANDS: Record<ScriptName, { command: string; numberOfKeys?: number }> =
   land_proofs_batch: { command: 'aggLandProofsBatch' }, // key count passed per call
   batch_progress: { command: 'aggBatchProgress', numberOfKeys: 5 },
   clear_batch: { command: 'aggClearBatch', numberOfKeys: 5 },
+  mark_emitted: { command: 'aggMarkEmitted', numberOfKeys: 2 },
 };
 
 type Arg = string | number;
@@ -148,6 +149,7 @@ interface ScriptCommands<R> {
   aggLandProofsBatch: ScriptCall<R>;
   aggBatchProgress: ScriptCall<R>;
   aggClearBatch: ScriptCall<R>;
+  aggMarkEmitted: ScriptCall<R>;
 }
 
 /** Clients whose commands are already defined (one definition per client, whatever the number of instances). */
@@ -264,6 +266,17 @@ export class AggregationCounters {
     } catch (err) {
       throw toAggregationError(err);
     }
+  }
+
+  /**
+   * Records that the parent jobs of `parents` are durably emitted: a later redelivery of a
+   * group's trigger owner then answers ALREADY_TRIGGERED. Call it only after the transaction
+   * that produced the parent jobs committed. Returns how many were newly marked.
+   */
+  async markEmitted(batchRunKey: string, parents: readonly string[]): Promise<number> {
+    if (parents.length === 0) return 0;
+    const k = aggregationKeys(batchRunKey);
+    return Number(await this.scripts.aggMarkEmitted(k.plan, k.emitted, ...parents));
   }
 
   /** Records that child `member` of group `parent` landed. Throws AggregationError on a rejected landing. */

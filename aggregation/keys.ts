@@ -45,6 +45,8 @@ export interface AggregationKeys {
   plan: string;
   meta: string;
   owner: string;
+  /** Parents whose job is durably emitted (see mark_emitted.lua). */
+  emitted: string;
   first: string;
   last: string;
   /** The member set of one group. */
@@ -59,6 +61,7 @@ export function aggregationKeys(batchRun: string): AggregationKeys {
     plan: `${base}plan`,
     meta: `${base}meta`,
     owner: `${base}owner`,
+    emitted: `${base}emitted`,
     first: `${base}first`,
     last: `${base}last`,
     group: (parent: string) => `${base}g:${parent}`,

@@ -14,6 +14,7 @@ export const SCRIPT_NAMES = [
   'land_proofs_batch',
   'batch_progress',
   'clear_batch',
+  'mark_emitted',
 ] as const;
 export type ScriptName = (typeof SCRIPT_NAMES)[number];
 

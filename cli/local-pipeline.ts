@@ -13,6 +13,7 @@ import { ProtocolVersion } from '../lib/protocol-version';
 import { DigestPayload } from '../payload/digest';
 import { ProofPayload } from '../payload/payload';
 import { ObjectStore, createObjectStore } from '../storage';
+import { AggregationCounters } from '../aggregation';
 import { Pair, allPairs, leafIdForBasic } from '../topics/catalog';
 import { DEFAULT_GEOMETRY, Geometry } from '../topics/geometry';
 import { ensureTopics } from '../topics/admin';
@@ -49,6 +50,7 @@ export interface LocalPipeline {
   kafka: Kafka;
   redis: Redis;
   store: ObjectStore;
+  counters: AggregationCounters;
   provers: RunningProverProcess[];
   gateway: RunningGateway;
   /** Resolves when the core has accepted a final proof for every batch in `batchNumbers`. */
@@ -89,6 +91,8 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     circuitIds: o.circuitIds,
     version: o.version,
     payload,
+    // Long enough that a batch still being proven is not handed out again.
+    leaseMs: 15 * 60_000,
     logger: log.child({ part: 'core' }),
   });
   const coreClient = new CoreClient(core.url, 'local-gateway');
@@ -118,6 +122,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     kafka,
     redis,
     store,
+    counters: new AggregationCounters(redis),
     provers,
     gateway,
     async waitForProven(batchNumbers, timeoutMs, onPoll) {

@@ -149,9 +149,10 @@ export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJ
     const job = meta.job;
     const completion: Completion = { groupId: meta.groupId, topic: meta.topic, partition: meta.partition, offset: meta.offset };
     let records: OutgoingRecord[];
+    let emitted: string | null = null;
     if (outcome.ok) {
       try {
-        records = await this.saveProof(job, outcome.output.proof);
+        ({ records, emitted } = await this.saveProof(job, outcome.output.proof));
       } catch (e) {
         if (!(e instanceof AggregationError) && !(e instanceof PermanentJobError)) throw e; // transient: the runner retries the save
         records = [this.deadLetter(meta, e as Error, job.attempt + 1)];
@@ -161,10 +162,15 @@ export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJ
     }
     this.ctx.observer?.jobSaved?.(job, outcome.ok, outcome.ok ? outcome.output.timings : null);
     // Not awaited: the offset commits with these records; a failed transaction stops the process.
-    this.ctx.committer.submit(records, [completion]).catch(() => undefined);
+    const committed = this.ctx.committer.submit(records, [completion]);
+    committed.then(
+      () => (emitted ? this.ctx.counters.markEmitted(batchRunKey(job.protocol_version, job.batch_number, job.run_id), [emitted]) : 0),
+      () => undefined,
+    ).catch((e: Error) => this.ctx.logger.warn({ err: e.message }, 'could not mark a parent job emitted'));
   }
 
-  private async saveProof(job: ProverJob, proof: Buffer): Promise<OutgoingRecord[]> {
+  /** Saves the proof and lands it; returns what to produce and the parent this landing emits, if any. */
+  private async saveProof(job: ProverJob, proof: Buffer): Promise<{ records: OutgoingRecord[]; emitted: string | null }> {
     const { version, store, counters, payload } = this.ctx;
     const run = runOf(job);
     const coord = coordOf(job);
@@ -188,7 +194,7 @@ export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJ
     if (coord.round === AggregationRound.Compression) {
       const final = { protocol_version: job.protocol_version, batch_number: job.batch_number, job_id: job.job_id, run_id: job.run_id, proof_key: proofKey, proof, created_at_ms: Date.now() };
       records.push({ topic: finalProofsTopic(version), key: String(job.batch_number), value: encode('FinalProof', final) });
-      return records;
+      return { records, emitted: null };
     }
     const plan = await this.ctx.plans.get(run);
     const link = parentOf(plan, coord);
@@ -212,8 +218,9 @@ export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJ
       };
       records.push({ topic: aggregationReadyTopic(version), key: parent.job_id, value: encode('AggregationReady', ready) });
       this.ctx.observer?.parentTriggered?.(parent);
+      return { records, emitted: coordId(link.parent) };
     }
-    return records;
+    return { records, emitted: null };
   }
 
   /** A failed execution: retry later through the retry topic, or dead-letter it when retrying cannot help. */

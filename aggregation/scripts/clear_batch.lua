@@ -20,5 +20,6 @@ for from = 1, #parents, slice do
   end
   deleted = deleted + redis.call("DEL", unpack(keys))
 end
-deleted = deleted + redis.call("DEL", KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5])
+local emittedKey = (string.gsub(KEYS[3], ":owner$", ":emitted"))
+deleted = deleted + redis.call("DEL", KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], emittedKey)
 return deleted

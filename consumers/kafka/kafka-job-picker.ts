@@ -60,7 +60,7 @@ export class KafkaJobPicker<T> implements JobPicker<T, KafkaJobMeta<T>> {
       rackId: options.rackId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
-      maxWaitTimeInMs: 250,
+      maxWaitTimeInMs: Number(process.env.ZKP_FETCH_WAIT_MS ?? 250),
     });
     this.queue = new BoundedQueue(options.queueSize ?? 256);
     this.tracker = options.committer.trackerFor(options.groupId);

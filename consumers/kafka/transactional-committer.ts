@@ -51,7 +51,7 @@ export class TransactionalCommitter {
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly log: Logger;
-  readonly stats = { transactions: 0, records: 0, aborted: 0 };
+  readonly stats = { transactions: 0, records: 0, aborted: 0, commitMs: 0, maxCommitMs: 0, offsetGroups: 0 };
 
   constructor(kafka: Kafka, private readonly options: CommitterOptions) {
     this.producer = kafka.producer({
@@ -124,7 +124,12 @@ export class TransactionalCommitter {
     const maxAttempts = this.options.maxAttempts ?? 5;
     for (let attempt = 1; ; attempt++) {
       try {
+        const t0 = Date.now();
         await this.commitTransaction(topicMessages, offsets);
+        const took = Date.now() - t0;
+        this.stats.commitMs += took;
+        this.stats.maxCommitMs = Math.max(this.stats.maxCommitMs, took);
+        this.stats.offsetGroups += offsets.length;
         for (const g of offsets) this.trackers.get(g.groupId)!.markCommitted(g.topics);
         this.stats.transactions++;
         this.stats.records += topicMessages.reduce((a, t) => a + t.messages.length, 0);

@@ -60,6 +60,12 @@ local function landOne(planKey, metaKey, ownerKey, firstKey, lastKey, groupKey, 
     owner = member
   end
   if owner == member then
+    -- The owner's redelivery triggers again only while the parent job is not known to be
+    -- durably emitted (mark_emitted.lua runs after the producing transaction commits).
+    local emittedKey = string.gsub(ownerKey, ":owner$", ":emitted")
+    if redis.call("HEXISTS", emittedKey, parent) == 1 then
+      return {"ALREADY_TRIGGERED", landed, expected, owner}
+    end
     return {"TRIGGER", landed, expected, owner}
   end
   return {"ALREADY_TRIGGERED", landed, expected, owner}
