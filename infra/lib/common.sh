@@ -87,23 +87,40 @@ spawn() { # spawn <name> <logfile> <cmd...>
   echo $! >"$(pid_file "$name")"
 }
 
-# Stops the process a pid file names (TERM, then KILL after a grace period).
-stop_pid_file() { # stop_pid_file <name> [grace seconds]
-  local name="$1" grace="${2:-30}" pid i
-  if ! pid="$(live_pid "$name")"; then
-    rm -f "$(pid_file "$name")"
-    return 0
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
+# Stops the processes that pid files name, all at once: TERM to each, then KILL those still
+# alive after the grace period. stop_pid_files <grace seconds> <name>...
+stop_pid_files() {
+  local grace="$1" name pid i alive
+  shift
+  local -A pids=()
+  for name in "$@"; do
+    if pid="$(live_pid "$name")"; then
+      pids[$name]="$pid"
+      kill -TERM "$pid" 2>/dev/null || true
+    else
+      rm -f "$(pid_file "$name")"
+    fi
+  done
   for ((i = 0; i < grace * 10; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
+    alive=0
+    for name in "${!pids[@]}"; do kill -0 "${pids[$name]}" 2>/dev/null && alive=1; done
+    ((alive)) || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
-    log "$name (pid $pid) did not stop in ${grace}s; killing it"
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$(pid_file "$name")"
+  for name in "${!pids[@]}"; do
+    pid="${pids[$name]}"
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$name (pid $pid) did not stop in ${grace}s; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+    rm -f "$(pid_file "$name")"
+  done
+}
+
+# Stops the process a pid file names (TERM, then KILL after a grace period).
+stop_pid_file() { # stop_pid_file <name> [grace seconds]
+  stop_pid_files "${2:-30}" "$1"
 }
 
 # Waits until a check function succeeds.
