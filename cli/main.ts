@@ -21,7 +21,8 @@ import { startProverProcess } from '../consumers/prover-process';
 import { CoreClient } from '../producers/core-client';
 import { startGateway } from '../producers/gateway';
 import { ParsedArgs, UsageError, intFlag, listFlag, parseArgs, stringFlag } from './args';
-import { kafkaClient, startLocalPipeline } from './local-pipeline';
+import { kafkaClient, pairsFor, startLocalPipeline } from './local-pipeline';
+import { Pair, pairKey } from '../topics/catalog';
 import { ProgressBoard } from './progress';
 
 const USAGE = `usage: cli/main.ts <command> [flags]
@@ -29,6 +30,7 @@ const USAGE = `usage: cli/main.ts <command> [flags]
   local    [--batches 3] [--basic-jobs 300] [--circuit-ids 1,2,..] [--leaf-arity 32] [--node-arity 32]
            [--version 24.0] [--seed local] [--payload digest] [--timeout-s 600]
   prover   --instance NAME [--group N] [--version 24.0] [--zone Z] [--store URL] [--concurrency 8]
+           [--circuit-ids 1,2,..] [--session-timeout-ms 30000] [--core-url URL (checks verification keys)]
   gateway  --instance NAME [--version 24.0] [--core-url URL] [--store URL]
   core     [core flags: see core/main.ts --help]
   topics   [--version 24.0] [--group N]
@@ -118,12 +120,13 @@ async function runProver(args: ParsedArgs): Promise<void> {
     store: createObjectStore(stringFlag(args, 'store', defaultStoreUrl())),
     payload,
     version,
-    pairs: pairsForGroup(group),
+    pairs: restrictPairs(pairsForGroup(group), listFlag(args, 'circuit-ids')),
     basicWitnessGeneration: !args.flags.has('no-basic-wg') && runsBatchWitnessGeneration(group),
     geometry: loadGeometry(),
     instanceId: instance,
     zone: args.flags.has('zone') ? stringFlag(args, 'zone', '') : null,
     concurrency: intFlag(args, 'concurrency', 8, 1),
+    sessionTimeoutMs: intFlag(args, 'session-timeout-ms', 30_000, 1000),
     logger: log,
   });
   const signals = installSignalHandlers({ onSignal: (s) => log.info({ signal: s }, 'stopping') });
@@ -131,6 +134,13 @@ async function runProver(args: ParsedArgs): Promise<void> {
   await running.stop();
   redis.disconnect();
   log.info('stopped');
+}
+
+/** Only the pairs batches over these basic circuit ids can need (all when not given). */
+function restrictPairs(pairs: Pair[], circuitIds: number[] | undefined): Pair[] {
+  if (!circuitIds) return pairs;
+  const keep = new Set(pairsFor(circuitIds).map(pairKey));
+  return pairs.filter((p) => keep.has(pairKey(p)));
 }
 
 async function runGateway(args: ParsedArgs): Promise<void> {
@@ -172,8 +182,7 @@ export async function main(argv: string[]): Promise<number> {
         await runGateway(args);
         return 0;
       case 'core':
-        await coreMain(rest);
-        return 0;
+        return await coreMain(rest);
       case 'topics':
         await runTopics(args);
         return 0;

@@ -38,6 +38,8 @@ export interface ProverProcessOptions {
   concurrency?: number;
   maxAttempts?: number;
   retryBackoffMs?: number;
+  /** Consumer session timeout: how soon a dead process's partitions move to the others. */
+  sessionTimeoutMs?: number;
   observer?: StageObserver;
   /** Called when the process can no longer guarantee its commits; default: exit(1) so jobs are redelivered. */
   onFatal?: (e: Error) => void;
@@ -102,6 +104,7 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
       decode: (v) => decode('BatchJob', v),
       onUndecodable: (m, e) => [deadLetterRecord(o.version, m, e, 'basic-witness-generation', 1)],
       queueSize: 4,
+      sessionTimeoutMs: o.sessionTimeoutMs,
       logger: log,
     });
     const runner = new JobRunner(picker, new BasicWitnessExecutor(ctx, o.geometry), new BasicWitnessSaver(ctx), { ...runnerOptions, concurrency: 1, pickedQueueSize: 1, outcomeQueueSize: 1, name: topic });
@@ -124,6 +127,7 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
         return [deadLetterRecord(o.version, m, e, `prover r${pair.round}`, 1)];
       },
       rackId: o.zone ?? undefined,
+      sessionTimeoutMs: o.sessionTimeoutMs,
       queueSize: 64,
       logger: log,
     });

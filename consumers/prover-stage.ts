@@ -4,6 +4,7 @@
 // proof completed its group, the final proof after compression — together with the offset
 // commit, in one transaction.
 import { AggregationCounters, AggregationError, batchRunKey } from '../aggregation';
+import { crashPoint } from '../lib/fault-injection';
 import { Logger } from '../lib/logger';
 import { ProtocolVersion, sameVersion, formatVersion } from '../lib/protocol-version';
 import { JobCoordinates, ProofPayload, ProofRejectedError } from '../payload/payload';
@@ -176,6 +177,7 @@ export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJ
     const coord = coordOf(job);
     const proofKey = objectKeys.proof(run, coord);
     await store.put(proofKey, proof);
+    crashPoint('after-proof-saved');
     const landed = {
       protocol_version: job.protocol_version,
       batch_number: job.batch_number,
@@ -200,6 +202,7 @@ export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJ
     const link = parentOf(plan, coord);
     if (!link) throw new PermanentJobError(`job ${job.job_id} has no parent in its plan`);
     const result = await counters.land(batchRunKey(run.protocolVersion, run.batchNumber, run.runId), coordId(link.parent), link.childIndex);
+    crashPoint('after-landed');
     if (result.status === 'TRIGGER') {
       const inputs = childrenOf(plan, link.parent).map((c) => objectKeys.proof(run, c));
       const parent = proverJobFor(run, plan, link.parent, inputs, job.zone);

@@ -4,6 +4,7 @@
 // of it does and the jobs are redelivered. Shared by every consumer of a process, so one
 // commit covers many jobs of many pair topics.
 import { Kafka, Message, Producer } from 'kafkajs';
+import { crashPoint } from '../../lib/fault-injection';
 import { Logger, loggerFor } from '../../lib/logger';
 import { OffsetTracker } from './offset-tracker';
 
@@ -158,7 +159,9 @@ export class TransactionalCommitter {
     try {
       if (topicMessages.length > 0) await txn.sendBatch({ topicMessages });
       for (const g of offsets) await txn.sendOffsets({ consumerGroupId: g.groupId, topics: g.topics });
+      crashPoint('before-commit');
       await txn.commit();
+      crashPoint('after-commit');
     } catch (e) {
       await txn.abort().catch(() => undefined);
       throw e;
