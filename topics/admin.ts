@@ -230,7 +230,8 @@ export async function ensureTopics(
 
 /**
  * Deletes every existing topic of `version` that the naming scheme produces (names that parse
- * and carry that version). Returns the deleted names. For tests and retiring an old version.
+ * and carry that version), and waits until the metadata no longer lists them. Returns the
+ * deleted names, sorted. For tests and retiring an old version.
  */
 export async function deleteVersionTopics(
   kafka: Kafka,
@@ -239,22 +240,36 @@ export async function deleteVersionTopics(
 ): Promise<string[]> {
   const logger = options.logger ?? loggerFor('topics.admin', { version: `v${version.minor}.${version.patch}` });
   const retry = { attempts: options.attempts ?? 5, retryDelayMs: options.retryDelayMs ?? 250, logger };
+  const timeout = options.requestTimeoutMs ?? 30_000;
   const prefix = versionPrefix(version);
-  // kafkajs retries off: withRetry is the one retry policy, and metadata polls must not back off for seconds.
+  const ours = (t: string): boolean => {
+    if (!t.startsWith(prefix)) return false;
+    try {
+      parseTopic(t);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  // kafkajs retries off: withRetry is the one retry policy.
   const admin = kafka.admin({ retry: { retries: 0 } });
   await withRetry('connect', retry, () => admin.connect());
   try {
-    const topics = (await withRetry('listTopics', retry, () => admin.listTopics())).filter((t) => {
-      if (!t.startsWith(prefix)) return false;
-      try {
-        parseTopic(t);
-        return true;
-      } catch {
-        return false;
-      }
+    const topics = (await withRetry('listTopics', retry, () => admin.listTopics())).filter(ours);
+    if (topics.length === 0) return [];
+    await withRetry('deleteTopics', retry, async () => {
+      // Re-read: an earlier attempt may have deleted some of them already.
+      const left = new Set(await admin.listTopics());
+      const pending = topics.filter((t) => left.has(t));
+      if (pending.length > 0) await admin.deleteTopics({ topics: pending, timeout });
     });
-    if (topics.length > 0) {
-      await withRetry('deleteTopics', retry, () => admin.deleteTopics({ topics, timeout: options.requestTimeoutMs ?? 30_000 }));
+    const deadline = Date.now() + timeout;
+    for (;;) {
+      const listed = new Set(await withRetry('listTopics', retry, () => admin.listTopics()));
+      const still = topics.filter((t) => listed.has(t));
+      if (still.length === 0) break;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeout} ms waiting for the deletion of ${still.join(', ')}`);
+      await sleep(100);
     }
     return topics.sort();
   } finally {
