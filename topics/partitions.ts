@@ -114,9 +114,9 @@ export function loadPartitionConfig(options: LoadPartitionConfigOptions = {}): P
 
 let defaultConfig: PartitionConfig | undefined;
 
-/** topics/partitions.json, loaded and validated once. */
+/** The partitions in force: $ZKP_PARTITIONS_FILE, else topics/partitions.json; loaded and validated once. */
 export function defaultPartitionConfig(): PartitionConfig {
-  defaultConfig ??= loadPartitionConfig({ file: DEFAULT_PARTITIONS_FILE });
+  defaultConfig ??= loadPartitionConfig();
   return defaultConfig;
 }
 

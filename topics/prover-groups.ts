@@ -165,9 +165,9 @@ export function loadProverGroups(options: LoadProverGroupsOptions = {}): ProverG
 
 let defaultConfig: ProverGroupConfig | undefined;
 
-/** topics/prover-groups.json, loaded and validated once. */
+/** The groups in force: $ZKP_PROVER_GROUPS_FILE, else topics/prover-groups.json; loaded and validated once. */
 export function defaultProverGroups(): ProverGroupConfig {
-  defaultConfig ??= loadProverGroups({ file: DEFAULT_PROVER_GROUPS_FILE });
+  defaultConfig ??= loadProverGroups();
   return defaultConfig;
 }
 
