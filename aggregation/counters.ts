@@ -25,7 +25,8 @@ export interface LandResult {
   /**
    * WAITING: the group is not complete. TRIGGER: this member completed the group and owns
    * its trigger (a redelivery of it answers TRIGGER again): produce the parent job.
-   * ALREADY_TRIGGERED: complete, another member owns the trigger: produce nothing.
+   * ALREADY_TRIGGERED: complete, and another member owns the trigger or the parent job is
+   * already marked emitted (markEmitted): produce nothing.
    */
   status: LandStatus;
   landed: number;
@@ -41,6 +42,7 @@ export type AggregationErrorCode =
   | 'MEMBER_OUT_OF_RANGE'
   | 'BAD_PLAN'
   | 'PLAN_CONFLICT'
+  | 'NOT_TRIGGERED'
   | 'BAD_CALL'
   | 'NOT_REPLICATED';
 
@@ -68,6 +70,8 @@ export interface GroupProgress {
   triggered: boolean;
   /** The member that completed the group, or null. */
   owner: number | null;
+  /** The parent job is marked durably emitted (markEmitted). */
+  emitted: boolean;
   /** Redis-clock ms of the first landing, or null when nothing landed. */
   firstLandingAt: number | null;
   /** Redis-clock ms of the last landing of a new member, or null. */
@@ -127,6 +131,7 @@ const ERROR_CODES: readonly AggregationErrorCode[] = [
   'MEMBER_OUT_OF_RANGE',
   'BAD_PLAN',
   'PLAN_CONFLICT',
+  'NOT_TRIGGERED',
   'BAD_CALL',
   'NOT_REPLICATED',
 ];
@@ -134,11 +139,11 @@ const ERROR_CODES: readonly AggregationErrorCode[] = [
 /** The ioredis command name each script is defined under, and its fixed key count. */
 const COMMANDS: Record<ScriptName, { command: string; numberOfKeys?: number }> = {
   register_plan: { command: 'aggRegisterPlan', numberOfKeys: 2 },
-  land_proof: { command: 'aggLandProof', numberOfKeys: 6 },
+  land_proof: { command: 'aggLandProof', numberOfKeys: 7 },
   land_proofs_batch: { command: 'aggLandProofsBatch' }, // key count passed per call
-  batch_progress: { command: 'aggBatchProgress', numberOfKeys: 5 },
-  clear_batch: { command: 'aggClearBatch', numberOfKeys: 5 },
-  mark_emitted: { command: 'aggMarkEmitted', numberOfKeys: 2 },
+  batch_progress: { command: 'aggBatchProgress', numberOfKeys: 6 },
+  clear_batch: { command: 'aggClearBatch', numberOfKeys: 6 },
+  mark_emitted: { command: 'aggMarkEmitted', numberOfKeys: 3 },
 };
 
 type Arg = string | number;
@@ -271,12 +276,17 @@ export class AggregationCounters {
   /**
    * Records that the parent jobs of `parents` are durably emitted: a later redelivery of a
    * group's trigger owner then answers ALREADY_TRIGGERED. Call it only after the transaction
-   * that produced the parent jobs committed. Returns how many were newly marked.
+   * that produced the parent jobs committed. Returns how many were newly marked. Throws
+   * UNREGISTERED_BATCH, UNREGISTERED_GROUP, or NOT_TRIGGERED for a group not complete.
    */
   async markEmitted(batchRunKey: string, parents: readonly string[]): Promise<number> {
     if (parents.length === 0) return 0;
     const k = aggregationKeys(batchRunKey);
-    return Number(await this.scripts.aggMarkEmitted(k.plan, k.emitted, ...parents));
+    try {
+      return Number(await this.scripts.aggMarkEmitted(k.plan, k.owner, k.emitted, ...parents));
+    } catch (err) {
+      throw toAggregationError(err);
+    }
   }
 
   /** Records that child `member` of group `parent` landed. Throws AggregationError on a rejected landing. */
@@ -285,7 +295,7 @@ export class AggregationCounters {
     let reply: unknown[];
     try {
       reply = (await this.scripts.aggLandProof(
-        k.plan, k.meta, k.owner, k.first, k.last, k.group(parent),
+        k.plan, k.meta, k.owner, k.emitted, k.first, k.last, k.group(parent),
         parent, memberArg(member),
       )) as unknown[];
     } catch (err) {
@@ -327,7 +337,7 @@ export class AggregationCounters {
       const k = aggregationKeys(batchRun);
       for (let from = 0; from < indices.length; from += this.batchSize) {
         const chunk = indices.slice(from, from + this.batchSize);
-        const keys: Arg[] = [k.plan, k.meta, k.owner, k.first, k.last];
+        const keys: Arg[] = [k.plan, k.meta, k.owner, k.emitted, k.first, k.last];
         const argv: Arg[] = [];
         for (const i of chunk) {
           keys.push(k.group(landings[i].parent));
@@ -368,7 +378,7 @@ export class AggregationCounters {
     const calls = pipeline as unknown as ScriptCommands<ChainableCommander>;
     for (const { batchRunKey, parent, member } of landings) {
       const k = aggregationKeys(batchRunKey);
-      calls.aggLandProof(k.plan, k.meta, k.owner, k.first, k.last, k.group(parent), parent, memberArg(member));
+      calls.aggLandProof(k.plan, k.meta, k.owner, k.emitted, k.first, k.last, k.group(parent), parent, memberArg(member));
     }
     if (this.durability) pipeline.wait(this.durability.replicas, this.durability.timeoutMs);
     const replies = (await pipeline.exec()) ?? [];
@@ -393,29 +403,30 @@ export class AggregationCounters {
   async progress(batchRunKey: string, options: { missing?: boolean } = {}): Promise<BatchProgress | null> {
     const k = aggregationKeys(batchRunKey);
     const r = (await this.scripts.aggBatchProgress(
-      k.plan, k.meta, k.owner, k.first, k.last,
+      k.plan, k.meta, k.owner, k.emitted, k.first, k.last,
       options.missing ? '1' : '0',
     )) as unknown[];
     const now = Number(r[0]);
     if (Number(r[1]) === -2) return null;
     const registeredAt = Number(r[2]);
     const groups: GroupProgress[] = [];
-    for (let i = 5; i < r.length; i += 7) {
+    for (let i = 5; i < r.length; i += 8) {
       const expected = Number(r[i + 1]);
       const landed = Number(r[i + 2]);
-      const lastLandingAt = optionalNumber(r[i + 5]);
+      const lastLandingAt = optionalNumber(r[i + 6]);
       const g: GroupProgress = {
         parent: String(r[i]),
         expected,
         landed,
         triggered: r[i + 3] !== '' && r[i + 3] != null,
         owner: optionalNumber(r[i + 3]),
-        firstLandingAt: optionalNumber(r[i + 4]),
+        emitted: Number(r[i + 4]) === 1,
+        firstLandingAt: optionalNumber(r[i + 5]),
         lastLandingAt,
         idleMs: now - (lastLandingAt ?? registeredAt),
       };
       if (options.missing && landed < expected) {
-        const list = String(r[i + 6]);
+        const list = String(r[i + 7]);
         g.missing = list === '' ? [] : list.split(',').map(Number);
       }
       groups.push(g);
@@ -436,7 +447,7 @@ export class AggregationCounters {
   /** Deletes every key of the batch-run (replays, tests). Returns the number of keys deleted. */
   async clear(batchRunKey: string): Promise<number> {
     const k = aggregationKeys(batchRunKey);
-    return Number(await this.scripts.aggClearBatch(k.plan, k.meta, k.owner, k.first, k.last));
+    return Number(await this.scripts.aggClearBatch(k.plan, k.meta, k.owner, k.emitted, k.first, k.last));
   }
 
   private async awaitReplicas(): Promise<void> {

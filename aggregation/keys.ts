@@ -5,6 +5,7 @@
 //   agg:{v0.27:b1042:run0}:plan         hash  parent -> expected child count
 //   agg:{v0.27:b1042:run0}:meta         hash  groups, registeredAt (ms), ttlMs, triggered
 //   agg:{v0.27:b1042:run0}:owner        hash  parent -> member that completed the group
+//   agg:{v0.27:b1042:run0}:emitted      hash  parent -> 1 once its job is durably produced
 //   agg:{v0.27:b1042:run0}:first        hash  parent -> first landing time (ms, Redis clock)
 //   agg:{v0.27:b1042:run0}:last         hash  parent -> last new landing time (ms)
 //   agg:{v0.27:b1042:run0}:g:<parent>   set   members landed in the group

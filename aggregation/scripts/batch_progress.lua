@@ -4,7 +4,7 @@
   stuck-work detection: a group that has waited long since its last landing is stuck).
 
   Input:
-    KEYS[1..5]  plan, meta, owner, first, last (as in land_proof.lua). Group sets are
+    KEYS[1..6]  plan, meta, owner, emitted, first, last (as in land_proof.lua). Group sets are
                 named from KEYS[1]: the plan key minus its "plan" suffix, plus "g:<parent>"
                 (same hash tag, so the same cluster slot).
     ARGV[1]     "1" to also list, for each incomplete group, the members not landed yet
@@ -12,13 +12,13 @@
   Output:
     {nowMs, -2}                                     no plan registered
     {nowMs, pttl, registeredAt, groups, triggered,
-      then per group: parent, expected, landed, owner, first, last, missing}
-        owner/first/last are "" when absent; missing is a comma-separated member list
-        ("" when complete or not asked for)
+      then per group: parent, expected, landed, owner, emitted, first, last, missing}
+        owner/first/last are "" when absent; emitted is 1 or 0; missing is a
+        comma-separated member list ("" when complete or not asked for)
 ]]
 --- @include "nowMs"
 
-local planKey, metaKey, ownerKey, firstKey, lastKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local planKey, metaKey, ownerKey, emittedKey, firstKey, lastKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local wantMissing = ARGV[1] == "1"
 local now = nowMs()
 local pttl = redis.call("PTTL", planKey)
@@ -47,6 +47,7 @@ for i = 1, #plan, 2 do
   out[#out + 1] = expected
   out[#out + 1] = landed
   out[#out + 1] = redis.call("HGET", ownerKey, parent) or ""
+  out[#out + 1] = redis.call("HEXISTS", emittedKey, parent)
   out[#out + 1] = redis.call("HGET", firstKey, parent) or ""
   out[#out + 1] = redis.call("HGET", lastKey, parent) or ""
   out[#out + 1] = missing

@@ -1,9 +1,9 @@
 --[[
   Deletes every aggregation key of one batch-run (for replays and tests): the plan, the
-  meta, owner and landing-time hashes and every group's member set.
+  meta, owner, emitted and landing-time hashes and every group's member set.
 
   Input:
-    KEYS[1..5]  plan, meta, owner, first, last (as in land_proof.lua); group sets are
+    KEYS[1..6]  plan, meta, owner, emitted, first, last (as in land_proof.lua); group sets are
                 named from KEYS[1] as in batch_progress.lua
 
   Output: the number of keys deleted.
@@ -20,6 +20,5 @@ for from = 1, #parents, slice do
   end
   deleted = deleted + redis.call("DEL", unpack(keys))
 end
-local emittedKey = (string.gsub(KEYS[3], ":owner$", ":emitted"))
-deleted = deleted + redis.call("DEL", KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], emittedKey)
+deleted = deleted + redis.call("DEL", KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 return deleted

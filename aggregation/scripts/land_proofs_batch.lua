@@ -4,8 +4,8 @@
   and does not stop the others).
 
   Input:
-    KEYS[1..5]      plan, meta, owner, first, last (as in land_proof.lua)
-    KEYS[5+i]       group set of landing i
+    KEYS[1..6]      plan, meta, owner, emitted, first, last (as in land_proof.lua)
+    KEYS[6+i]       group set of landing i
     ARGV[2i-1]      parent of landing i
     ARGV[2i]        member of landing i
 
@@ -17,14 +17,14 @@
 --- @include "landOne"
 
 local n = #ARGV / 2
-if #KEYS ~= 5 + n or #ARGV % 2 ~= 0 then
-  return redis.error_reply("BAD_CALL land_proofs_batch needs 5 + n keys and 2n arguments")
+if #KEYS ~= 6 + n or #ARGV % 2 ~= 0 then
+  return redis.error_reply("BAD_CALL land_proofs_batch needs 6 + n keys and 2n arguments")
 end
 
 local now = nowMs()
 local out = {}
 for i = 1, n do
-  local result, err = landOne(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[5 + i],
+  local result, err = landOne(KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[6 + i],
     ARGV[2 * i - 1], ARGV[2 * i], now)
   local base = 4 * (i - 1)
   if result then

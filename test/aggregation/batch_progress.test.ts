@@ -21,7 +21,7 @@ describe('aggregation/scripts/batch_progress.lua and clear_batch.lua', () => {
   /** The per-group rows of a progress reply, keyed by parent. */
   function rows(reply: unknown[]): Record<string, unknown[]> {
     const out: Record<string, unknown[]> = {};
-    for (let i = 5; i < reply.length; i += 7) out[String(reply[i])] = reply.slice(i + 1, i + 7);
+    for (let i = 5; i < reply.length; i += 8) out[String(reply[i])] = reply.slice(i + 1, i + 8);
     return out;
   }
 
@@ -43,7 +43,7 @@ describe('aggregation/scripts/batch_progress.lua and clear_batch.lua', () => {
     expect(reply[1]).to.equal(-2);
   });
 
-  it('reports per group expected, landed, owner, first and last landing, and the batch totals', async () => {
+  it('reports per group expected, landed, owner, emitted, first and last landing, and the batch totals', async () => {
     const b = await planned({ p: 2, q: 3, r: 1 });
     await land(b, 'p', 1);
     await land(b, 'p', 0);
@@ -55,11 +55,14 @@ describe('aggregation/scripts/batch_progress.lua and clear_batch.lua', () => {
     expect(groups).to.equal('3');
     expect(triggered).to.equal('1');
     const byParent = rows(reply);
-    expect(byParent.p.slice(0, 3)).to.deep.equal(['2', 2, '0']);
-    expect(byParent.p[3]).to.match(/^\d{13}$/);
+    expect(byParent.p.slice(0, 4)).to.deep.equal(['2', 2, '0', 0]);
     expect(byParent.p[4]).to.match(/^\d{13}$/);
-    expect(byParent.q.slice(0, 3)).to.deep.equal(['3', 1, '']);
-    expect(byParent.r).to.deep.equal(['1', 0, '', '', '', '']);
+    expect(byParent.p[5]).to.match(/^\d{13}$/);
+    expect(byParent.q.slice(0, 4)).to.deep.equal(['3', 1, '', 0]);
+    expect(byParent.r).to.deep.equal(['1', 0, '', 0, '', '', '']);
+    await evalScript(redis, 'mark_emitted', [aggregationKeys(b).plan, aggregationKeys(b).owner, aggregationKeys(b).emitted], ['p']);
+    const after = rows((await evalScript(redis, 'batch_progress', fixedKeys(b), ['0'])) as unknown[]);
+    expect(after.p[3]).to.equal(1);
   });
 
   it('lists the members not landed yet of incomplete groups when asked', async () => {
@@ -69,8 +72,8 @@ describe('aggregation/scripts/batch_progress.lua and clear_batch.lua', () => {
     await land(b, 'q', 1);
     await land(b, 'q', 3);
     const byParent = rows((await evalScript(redis, 'batch_progress', fixedKeys(b), ['1'])) as unknown[]);
-    expect(byParent.q[5]).to.equal('0,2,4');
-    expect(byParent.p[5]).to.equal('');
+    expect(byParent.q[6]).to.equal('0,2,4');
+    expect(byParent.p[6]).to.equal('');
   });
 
   it('clear_batch deletes every key of the batch-run and no other', async () => {
@@ -80,10 +83,12 @@ describe('aggregation/scripts/batch_progress.lua and clear_batch.lua', () => {
     await land(b, 'p', 1);
     await land(b, 'q', 0);
     await land(other, 'p', 0);
+    const k = aggregationKeys(b);
+    await evalScript(redis, 'mark_emitted', [k.plan, k.owner, k.emitted], ['p']);
     const before = await keysOf(redis, b);
-    expect(before).to.have.length(7); // plan meta owner first last + 2 group sets
+    expect(before).to.have.length(8); // plan meta owner emitted first last + 2 group sets
     const deleted = await evalScript(redis, 'clear_batch', fixedKeys(b), []);
-    expect(deleted).to.equal(7);
+    expect(deleted).to.equal(8);
     expect(await keysOf(redis, b)).to.deep.equal([]);
     expect(await redis.scard(aggregationKeys(other).group('p'))).to.equal(1);
   });

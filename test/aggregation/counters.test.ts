@@ -56,7 +56,7 @@ describe('AggregationCounters', () => {
       const b = batchRunKey({ minor: 27, patch: 1 }, 1042, 0);
       expect(b).to.equal('v27.1:b1042:run0');
       const k = aggregationKeys(b);
-      for (const key of [k.plan, k.meta, k.owner, k.first, k.last, k.group('r1:c3:d0:s0')]) {
+      for (const key of [k.plan, k.meta, k.owner, k.emitted, k.first, k.last, k.group('r1:c3:d0:s0')]) {
         expect(key.startsWith('agg:{v27.1:b1042:run0}:')).to.equal(true);
       }
     });
@@ -281,7 +281,7 @@ describe('AggregationCounters', () => {
         plan.map((g) => g.parent).filter((x) => x !== 'r1:c5:d0:s0').sort(),
       );
       const done = p.groups.find((g) => g.parent === 'r1:c5:d0:s0')!;
-      expect(done).to.deep.include({ expected: 32, landed: 32, triggered: true, owner: 31 });
+      expect(done).to.deep.include({ expected: 32, landed: 32, triggered: true, owner: 31, emitted: false });
       expect(done.firstLandingAt).to.be.a('number');
       expect(done.lastLandingAt).to.be.at.least(done.firstLandingAt!);
       expect(done.missing).to.equal(undefined);

@@ -11,7 +11,7 @@ const sha1 = (text: string) => createHash('sha1').update(text).digest('hex');
 
 /** A line of each land script that the other does not have (MONITOR escapes EVAL text). */
 const MARKERS: Record<string, string> = {
-  land_proof: 'KEYS[4], KEYS[5], KEYS[6],',
+  land_proof: 'KEYS[6], KEYS[7],',
   land_proofs_batch: 'BAD_CALL land_proofs_batch',
 };
 

@@ -28,10 +28,10 @@ export function evalScript(
   return redis.eval(scriptSource(name), keys.length, ...keys, ...args);
 }
 
-/** The five fixed keys of a batch-run, in script order. */
+/** The six fixed keys of a batch-run, in script order. */
 export function fixedKeys(batchRun: string): string[] {
   const k = aggregationKeys(batchRun);
-  return [k.plan, k.meta, k.owner, k.first, k.last];
+  return [k.plan, k.meta, k.owner, k.emitted, k.first, k.last];
 }
 
 /** Every key that exists for a batch-run (SCAN on its hash-tagged prefix). */

@@ -6,12 +6,14 @@
   Returns either
     {status, landed, expected, owner}   status: WAITING | TRIGGER | ALREADY_TRIGGERED
                                         owner: the trigger owner member ("" while WAITING)
+                                        The owner gets TRIGGER until its parent is marked
+                                        emitted (mark_emitted.lua), ALREADY_TRIGGERED after.
   or
     nil, errorMessage                   UNREGISTERED_BATCH | UNREGISTERED_GROUP | BAD_MEMBER
                                         | MEMBER_OUT_OF_RANGE, followed by details
 ]]
 --- @include "isCanonicalInt"
-local function landOne(planKey, metaKey, ownerKey, firstKey, lastKey, groupKey, parent, member, now)
+local function landOne(planKey, metaKey, ownerKey, emittedKey, firstKey, lastKey, groupKey, parent, member, now)
   local expected = redis.call("HGET", planKey, parent)
   if not expected then
     if redis.call("EXISTS", planKey) == 0 then
@@ -62,7 +64,6 @@ local function landOne(planKey, metaKey, ownerKey, firstKey, lastKey, groupKey, 
   if owner == member then
     -- The owner's redelivery triggers again only while the parent job is not known to be
     -- durably emitted (mark_emitted.lua runs after the producing transaction commits).
-    local emittedKey = string.gsub(ownerKey, ":owner$", ":emitted")
     if redis.call("HEXISTS", emittedKey, parent) == 1 then
       return {"ALREADY_TRIGGERED", landed, expected, owner}
     end
