@@ -7,8 +7,10 @@
 // version. A crash before the rename leaves only a temporary file, which `get`/`exists`/`list`
 // never see and `sweepTempFiles` removes.
 import { randomBytes } from 'node:crypto';
+import * as fsCb from 'node:fs';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 
 import {
   KeyConflictError,
@@ -45,6 +47,19 @@ const MAX_DIR_RETRIES = 8;
 const processTag = `${process.pid.toString(36)}-${randomBytes(5).toString('hex')}-`;
 let tempCounter = 0;
 
+// The hot path uses the callback API, promisified: each call is one thread-pool request, while
+// fs.promises' readFile/writeFile go through FileHandle and chunked reads, about half as fast
+// for small files.
+const fast = {
+  readFile: promisify(fsCb.readFile),
+  writeFile: promisify(fsCb.writeFile),
+  rename: promisify(fsCb.rename),
+  link: promisify(fsCb.link),
+  unlink: promisify(fsCb.unlink),
+  stat: promisify(fsCb.stat),
+  rmdir: promisify(fsCb.rmdir),
+};
+
 const NOT_FOUND_CODES = new Set(['ENOENT', 'ENOTDIR', 'EISDIR']);
 
 function errnoOf(err: unknown): string | undefined {
@@ -80,9 +95,9 @@ export class LocalObjectStore implements ObjectStore {
     const dir = this.dirOf(key);
     const tmp = await this.writeTemp(key, dir, data);
     try {
-      await fs.rename(tmp, file);
+      await fast.rename(tmp, file);
     } catch (err) {
-      await fs.unlink(tmp).catch(() => undefined);
+      await fast.unlink(tmp).catch(() => undefined);
       throw this.writeError(key, err);
     }
     if (this.fsync) await syncDir(dir);
@@ -96,12 +111,12 @@ export class LocalObjectStore implements ObjectStore {
     // link(2) creates the final name only if it does not exist, atomically; the content is
     // complete before the name appears, as with rename.
     try {
-      await fs.link(tmp, file);
+      await fast.link(tmp, file);
     } catch (err) {
       if (errnoOf(err) === 'EEXIST' && !(await isDirectory(file))) return false;
       throw this.writeError(key, err);
     } finally {
-      await fs.unlink(tmp).catch(() => undefined);
+      await fast.unlink(tmp).catch(() => undefined);
     }
     if (this.fsync) await syncDir(dir);
     return true;
@@ -110,7 +125,7 @@ export class LocalObjectStore implements ObjectStore {
   async get(key: string): Promise<Buffer> {
     validateKey(key);
     try {
-      return await fs.readFile(this.filePath(key));
+      return await fast.readFile(this.filePath(key));
     } catch (err) {
       if (NOT_FOUND_CODES.has(errnoOf(err) ?? '')) throw new ObjectNotFoundError(key, this.describe(), { cause: err });
       throw new ObjectStoreError(`local object store: reading "${key}" failed: ${(err as Error).message}`, { cause: err });
@@ -120,7 +135,7 @@ export class LocalObjectStore implements ObjectStore {
   async exists(key: string): Promise<boolean> {
     validateKey(key);
     try {
-      return (await fs.stat(this.filePath(key))).isFile();
+      return (await fast.stat(this.filePath(key))).isFile();
     } catch (err) {
       if (NOT_FOUND_CODES.has(errnoOf(err) ?? '')) return false;
       throw new ObjectStoreError(`local object store: checking "${key}" failed: ${(err as Error).message}`, { cause: err });
@@ -130,7 +145,7 @@ export class LocalObjectStore implements ObjectStore {
   async delete(key: string): Promise<void> {
     validateKey(key);
     try {
-      await fs.unlink(this.filePath(key));
+      await fast.unlink(this.filePath(key));
     } catch (err) {
       // Missing, or a folder (a prefix of other keys, not an object): nothing to delete.
       if (NOT_FOUND_CODES.has(errnoOf(err) ?? '') || errnoOf(err) === 'EPERM') return;
@@ -220,7 +235,7 @@ export class LocalObjectStore implements ObjectStore {
   private async writeNewFile(file: string, data: Buffer): Promise<void> {
     if (!this.fsync) {
       // 'wx': exclusive create; never writes into somebody else's file.
-      await fs.writeFile(file, data, { flag: 'wx' });
+      await fast.writeFile(file, data, { flag: 'wx' });
       return;
     }
     const handle = await fs.open(file, 'wx');
@@ -281,7 +296,7 @@ export class LocalObjectStore implements ObjectStore {
       const dir = this.filePath(key.slice(0, end));
       this.dirs.delete(dir);
       try {
-        await fs.rmdir(dir);
+        await fast.rmdir(dir);
       } catch {
         // ENOTEMPTY/EEXIST (still in use), ENOENT (a concurrent delete got there first) or any
         // other reason: leave it; empty folders are harmless.
