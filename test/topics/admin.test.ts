@@ -41,15 +41,19 @@ describe('topics/admin: ensureTopics against Kafka', function () {
     const { topics: md } = await admin.fetchTopicMetadata({ topics });
     return new Map(md.map((t) => [t.name, t.partitions.length]));
   };
-  const leafTopic = pairTopic(version, { round: AggregationRound.LeafAggregation, circuitId: 3 });
+  const leafPair = { round: AggregationRound.LeafAggregation, circuitId: 3 };
+  const leafTopic = pairTopic(version, leafPair);
   const mainVm = { round: AggregationRound.BasicCircuits, circuitId: 1 };
 
   before(async () => {
     admin = kafka.admin();
     await admin.connect(); // throws when the broker is down: the suite fails
     connected = true;
-    // An existing topic with fewer partitions than configured (round 1 is configured with 2).
-    await admin.createTopics({ topics: [{ topic: leafTopic, numPartitions: 1, replicationFactor: 1 }], waitForLeaders: true });
+    // Existing topics with fewer partitions than configured (round 1 is configured with 2): a
+    // leaf pair topic and its retry topic with 1 partition, plus the version topics.
+    const onePartition = withPartitionOverrides(defaultPartitionConfig(), { pairs: [[leafPair, 1]] });
+    const pre = await ensureTopics(kafka, version, { pairs: [leafPair], partitions: onePartition, ...fast });
+    expect(pre.created).to.have.length(2 + 5);
   });
 
   after(async () => {
@@ -66,10 +70,13 @@ describe('topics/admin: ensureTopics against Kafka', function () {
     const planned = plannedTopics(version);
     expect(planned).to.have.length(allPairs().length * 2 + 5);
     const result = await ensureTopics(kafka, version, { replicationFactor: 1, ...fast });
-    expect(result.created).to.have.length(planned.length - 1);
+    expect(result.created).to.have.length(planned.length - 7);
     expect(result.created).to.not.include(leafTopic);
-    expect(result.partitionsIncreased).to.deep.equal([{ topic: leafTopic, from: 1, to: 2 }]);
-    expect(result.unchanged).to.deep.equal([]);
+    expect(result.partitionsIncreased).to.have.deep.members([
+      { topic: leafTopic, from: 1, to: 2 },
+      { topic: retryTopic(version, leafPair), from: 1, to: 2 },
+    ]);
+    expect(result.unchanged).to.have.length(5);
 
     const existing = new Set(await admin.listTopics());
     for (const p of planned) expect(existing.has(p.topic), p.topic).to.equal(true);
