@@ -68,7 +68,7 @@ function parentContent(parent: Job, children: string[]): string {
   return JSON.stringify({ id: jobId(parent), inputs: children.map((c) => `proof/${c}`) });
 }
 
-type CrashPoint = 'before-save' | 'after-save' | 'after-land' | 'after-produce';
+type CrashPoint = 'before-save' | 'after-save' | 'after-land' | 'after-produce' | 'after-commit';
 
 interface Options {
   /** true: produce and offset commit are one transaction (a fenced or dead instance's produce is aborted). */
@@ -98,7 +98,13 @@ async function runPipeline(clients: Redis[], opts: Options) {
   const store = new Map<string, string>(); // object store: key -> bytes
   const produced = new Map<string, string[]>(); // parent id -> contents of every visible produce
   const landings: { parent: string; member: number; result: LandResult }[] = [];
-  const crashes: Record<CrashPoint, number> = { 'before-save': 0, 'after-save': 0, 'after-land': 0, 'after-produce': 0 };
+  const crashes: Record<CrashPoint, number> = {
+    'before-save': 0,
+    'after-save': 0,
+    'after-land': 0,
+    'after-produce': 0,
+    'after-commit': 0,
+  };
   let finalProof: string | undefined;
   let inFlight = 0;
 
@@ -162,6 +168,7 @@ async function runPipeline(clients: Redis[], opts: Options) {
         append(link.parent, content);
       }
       committed.add(offset);
+      await afterCommit(counters, content ? parentId : undefined);
       return true;
     }
     // At-least-once without transactions: the produce is visible before the commit.
@@ -171,7 +178,14 @@ async function runPipeline(clients: Redis[], opts: Options) {
     }
     if (crashAt('after-produce')) return false;
     committed.add(offset);
+    await afterCommit(counters, content ? parentId : undefined);
     return true;
+  }
+
+  /** Step 4: once the commit is known, mark the parent emitted (skipped when the consumer dies first). */
+  async function afterCommit(counters: AggregationCounters, parentId: string | undefined): Promise<void> {
+    if (!parentId || crashAt('after-commit')) return;
+    await counters.markEmitted(b, [parentId]);
   }
 
   await Promise.all(
