@@ -104,8 +104,11 @@ describe('GcsObjectStore (fake-gcs-server emulator)', () => {
     it('skips objects whose names are not valid keys when listing', async () => {
       const store = new GcsObjectStore({ bucket: BUCKET, prefix, emulatorUrl });
       await store.put('dir/obj', Buffer.from('x'));
-      await storage.bucket(BUCKET).file(`${prefix}/dir/`).save(Buffer.alloc(0), { resumable: false });
-      await storage.bucket(BUCKET).file(`${prefix}/dir//odd`).save(Buffer.alloc(0), { resumable: false });
+      // Names another tool could write that are not keys of this store. (Folder placeholders
+      // such as "dir/" are not used here: the emulator's filesystem backend cannot store them.)
+      for (const name of ['dir/.tmp~odd', `dir/${'y'.repeat(210)}`]) {
+        await storage.bucket(BUCKET).file(`${prefix}/${name}`).save(Buffer.alloc(0), { resumable: false });
+      }
       expect(await store.list('')).to.deep.equal(['dir/obj']);
     });
 
