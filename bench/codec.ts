@@ -1,6 +1,6 @@
 // Micro-benchmark of the single-object codec: encode / decode ops per second per message.
 //
-//   npx tsx bench/codec.ts [--seconds 0.3] [--rounds 5]
+//   npx tsx bench/codec.ts [--seconds 2] [--rounds 20]
 //
 // Baselines on the same values: avsc's own toBuffer/fromBuffer of the bare body (no header, no
 // registry lookup, no structural check), and the structural check alone.
@@ -11,9 +11,9 @@ function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(name);
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 }
-/** Each case runs ROUNDS times for SECONDS each; the best round is reported (least disturbed). */
-const SECONDS = arg('--seconds', 0.3);
-const ROUNDS = arg('--rounds', 5);
+/** Seconds of measurement per case, split over ROUNDS interleaved rounds. */
+const SECONDS = arg('--seconds', 2);
+const ROUNDS = arg('--rounds', 20);
 
 const pv = { minor: 24, patch: 1 };
 const values: { [N in MessageName]: MessageTypes[N] } = {
@@ -94,23 +94,32 @@ const values: { [N in MessageName]: MessageTypes[N] } = {
   },
 };
 
-/** Runs `fn` in batches, ROUNDS rounds of about SECONDS seconds after a warm-up; best ops/s. */
-function measure(fn: () => unknown): number {
-  const batch = 200;
-  const warmUntil = Date.now() + 200;
-  while (Date.now() < warmUntil) for (let i = 0; i < batch; i++) fn();
-  let best = 0;
-  const budget = BigInt(Math.round(SECONDS * 1e9));
-  for (let round = 0; round < ROUNDS; round++) {
-    let ops = 0;
+/**
+ * Measures the cases of one message interleaved: ROUNDS rounds, each giving every case a slice of
+ * about SECONDS / ROUNDS seconds; the best slice per case is reported. Interleaving and best-of
+ * keep the comparison fair on a machine that other work is also using.
+ */
+function measureAll(cases: (() => unknown)[]): number[] {
+  // Warm-up and calibration: how many calls fill a slice.
+  const sliceNs = (SECONDS * 1e9) / ROUNDS;
+  const perSlice = cases.map((fn) => {
+    let n = 0;
     const start = process.hrtime.bigint();
-    let elapsed = 0n;
-    while (elapsed < budget) {
-      for (let i = 0; i < batch; i++) fn();
-      ops += batch;
-      elapsed = process.hrtime.bigint() - start;
+    while (Number(process.hrtime.bigint() - start) < 100e6) {
+      for (let i = 0; i < 100; i++) fn();
+      n += 100;
     }
-    best = Math.max(best, ops / (Number(elapsed) / 1e9));
+    return Math.max(100, Math.round((n * sliceNs) / 100e6));
+  });
+  const best = cases.map(() => 0);
+  for (let round = 0; round < ROUNDS; round++) {
+    cases.forEach((fn, c) => {
+      const n = perSlice[c];
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) fn();
+      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+      best[c] = Math.max(best[c], n / seconds);
+    });
   }
   return best;
 }
@@ -120,18 +129,20 @@ function fmt(n: number): string {
 }
 
 const codec = getCodec();
-console.log(`node ${process.version}; best of ${ROUNDS} rounds of ${SECONDS}s per case; ops/s`);
+console.log(`node ${process.version}; ${SECONDS}s per case in ${ROUNDS} interleaved rounds, best round; ops/s`);
 console.log(`${'message'.padEnd(18)}${'bytes'.padStart(7)}${'encode'.padStart(12)}${'decode'.padStart(12)}${'decodeAny'.padStart(12)}${'avsc enc'.padStart(12)}${'avsc dec'.padStart(12)}${'check only'.padStart(12)}`);
 for (const name of Object.keys(values) as MessageName[]) {
   const value = values[name];
   const buf = codec.encode(name, value as never);
   const entry = codec.registry.message(name)!.current;
   const body = buf.subarray(10);
-  const enc = measure(() => codec.encode(name, value as never));
-  const dec = measure(() => codec.decode(name, buf));
-  const any = measure(() => codec.decodeAny(buf));
-  const rawEnc = measure(() => entry.type.toBuffer(value));
-  const rawDec = measure(() => entry.type.fromBuffer(body));
-  const check = measure(() => entry.walk(buf, 10));
+  const [enc, dec, any, rawEnc, rawDec, check] = measureAll([
+    () => codec.encode(name, value as never),
+    () => codec.decode(name, buf),
+    () => codec.decodeAny(buf),
+    () => entry.type.toBuffer(value),
+    () => entry.type.fromBuffer(body),
+    () => entry.walk(buf, 10),
+  ]);
   console.log(`${name.padEnd(18)}${String(buf.length).padStart(7)}${fmt(enc)}${fmt(dec)}${fmt(any)}${fmt(rawEnc)}${fmt(rawDec)}${fmt(check)}`);
 }
