@@ -3,6 +3,12 @@
 // pipeline of single-landing scripts, and with landMany (land_proofs_batch.lua).
 //
 //   npx tsx bench/aggregation.ts [--members 100000] [--group 32] [--chunk 1000]
+//                                [--concurrency 64] [--only <mode index, 0..3>]
+//
+// Also prints the Redis server's CPU time per landing (INFO cpu: used_cpu_user +
+// used_cpu_sys of the server process, so meaningful only when nothing else uses that
+// server), which depends much less than wall time on how loaded the machine is: 1e6 / that
+// is what one Redis core could sustain.
 //
 // Uses endpoints.redisUrl (REDIS_URL). Registers a throwaway batch-run per mode and
 // clears it afterwards.
@@ -20,6 +26,14 @@ const MEMBERS = arg('members', 100_000);
 const GROUP = arg('group', 32);
 const CHUNK = arg('chunk', 1000);
 const CONCURRENCY = arg('concurrency', 64);
+const ONLY = arg('only', -1);
+
+/** CPU seconds (user + system) the Redis server process has used so far, from INFO cpu. */
+async function serverCpuSeconds(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string) => Number(info.match(new RegExp(`^${name}:([\\d.]+)`, 'm'))?.[1] ?? NaN);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
 
 interface Mode {
   name: string;
@@ -87,12 +101,15 @@ async function main(): Promise<void> {
   }
 
   console.log(`redis ${endpoints.redisUrl}: ${MEMBERS} landings over ${groups} groups of ${GROUP}`);
-  for (const mode of modes) {
+  for (const [index, mode] of modes.entries()) {
+    if (ONLY >= 0 && index !== ONLY) continue;
     const b = `v0.0:b${Date.now()}:run${process.pid}`;
     await counters.registerPlan(b, plan);
+    const c0 = await serverCpuSeconds(redis);
     const t0 = process.hrtime.bigint();
     const outcomes = await mode.run(counters, b, landings);
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    const serverUsPerLanding = ((await serverCpuSeconds(redis)) - c0) * 1e6 / MEMBERS;
     const triggers = outcomes.filter((o) => o.status === 'TRIGGER').length;
     const failures = outcomes.filter(isLandFailure).length;
     await counters.clear(b);
@@ -100,7 +117,8 @@ async function main(): Promise<void> {
       throw new Error(`${mode.name}: ${triggers} triggers for ${groups} groups, ${failures} failures`);
     }
     console.log(
-      `${mode.name.padEnd(40)} ${(MEMBERS / seconds).toFixed(0).padStart(9)} landings/s  (${seconds.toFixed(2)} s)`,
+      `${mode.name.padEnd(40)} ${(MEMBERS / seconds).toFixed(0).padStart(9)} landings/s  (${seconds.toFixed(2)} s)` +
+        `  Redis CPU ${serverUsPerLanding.toFixed(1)} µs/landing (${(1e6 / serverUsPerLanding).toFixed(0)}/s per Redis core)`,
     );
   }
   redis.disconnect();
