@@ -114,6 +114,8 @@ async function runProver(args: ParsedArgs): Promise<void> {
     const { checkVerificationKeys } = await import('../producers/gateway');
     await checkVerificationKeys(new CoreClient(stringFlag(args, 'core-url', endpoints.coreApiUrl), instance), payload, version);
   }
+  // Handlers first: a SIGTERM during start-up still ends in a clean stop.
+  const signals = installSignalHandlers({ onSignal: (s) => log.info({ signal: s }, 'stopping') });
   const running = await startProverProcess({
     kafka,
     redis,
@@ -129,8 +131,7 @@ async function runProver(args: ParsedArgs): Promise<void> {
     sessionTimeoutMs: intFlag(args, 'session-timeout-ms', 30_000, 1000),
     logger: log,
   });
-  const signals = installSignalHandlers({ onSignal: (s) => log.info({ signal: s }, 'stopping') });
-  await new Promise((r) => signals.signal.addEventListener('abort', r, { once: true }));
+  if (!signals.signal.aborted) await new Promise((r) => signals.signal.addEventListener('abort', r, { once: true }));
   await running.stop();
   redis.disconnect();
   log.info('stopped');
@@ -147,6 +148,7 @@ async function runGateway(args: ParsedArgs): Promise<void> {
   const version = versionOf(args);
   const instance = stringFlag(args, 'instance', 'gateway');
   const log = loggerFor('gateway', { version: formatVersion(version) });
+  const signals = installSignalHandlers({ onSignal: (s) => log.info({ signal: s }, 'stopping') });
   const running = await startGateway({
     kafka: kafkaClient(`gateway-${instance}`),
     store: createObjectStore(stringFlag(args, 'store', defaultStoreUrl())),
@@ -156,8 +158,7 @@ async function runGateway(args: ParsedArgs): Promise<void> {
     instanceId: instance,
     logger: log,
   });
-  const signals = installSignalHandlers({ onSignal: (s) => log.info({ signal: s }, 'stopping') });
-  await new Promise((r) => signals.signal.addEventListener('abort', r, { once: true }));
+  if (!signals.signal.aborted) await new Promise((r) => signals.signal.addEventListener('abort', r, { once: true }));
   await running.stop();
 }
 

@@ -2,10 +2,10 @@
 // saving a proof and committing its offset, then restarted under the same instance name. Every
 // batch must still complete, and every proof must be the one a run without kills makes.
 import { expect } from 'chai';
-import { ChildProcess, spawn } from 'node:child_process';
+import { ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { kafkaClient, pairsFor } from '../../cli/local-pipeline';
 import { RunningCore, startCore } from '../../core/main';
 import { decodeBatchInput } from '../../lib/batch-execution';
@@ -18,8 +18,8 @@ import { createObjectStore } from '../../storage';
 import { ensureTopics } from '../../topics/admin';
 import { proveBatchWithDigest } from '../core/prove-batch-with-digest';
 import { dropVersion, uniqueVersion } from '../support/kafka-helpers';
+import { spawnCli } from '../support/spawn-cli';
 
-const ROOT = resolve(__dirname, '../..');
 const CIRCUITS = [1, 3, 5, 6, 7, 9, 10, 11];
 const LEAF_ARITY = 4;
 const NODE_ARITY = 3;
@@ -36,19 +36,17 @@ describe('pipeline under SIGKILL (crash and restart of prover processes)', funct
   let kills = 0;
 
   function startProver(instance: string, crash?: { point: CrashPointName; after: number }): void {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ZKP_LEAF_ARITY: String(LEAF_ARITY), ZKP_NODE_ARITY: String(NODE_ARITY) };
-    delete env.ZKP_CRASH_POINT;
+    const env: NodeJS.ProcessEnv = { LOG_LEVEL: 'warn', ZKP_LEAF_ARITY: String(LEAF_ARITY), ZKP_NODE_ARITY: String(NODE_ARITY) };
+    env.ZKP_CRASH_POINT = '';
     if (crash) {
       env.ZKP_CRASH_POINT = crash.point;
       env.ZKP_CRASH_AFTER = String(crash.after);
     }
-    const child = spawn(
-      join(ROOT, 'node_modules/.bin/tsx'),
-      ['cli/main.ts', 'prover', '--instance', instance, '--version', `${version.minor}.${version.patch}`, '--store', `file://${storeDir}`,
+    const child = spawnCli(
+      ['prover', '--instance', instance, '--version', `${version.minor}.${version.patch}`, '--store', `file://${storeDir}`,
         '--circuit-ids', CIRCUITS.join(','), '--session-timeout-ms', '6000', '--concurrency', '4'],
-      { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'] },
+      env,
     );
-    child.stderr?.on('data', () => undefined);
     children.set(instance, child);
   }
 
