@@ -96,8 +96,8 @@ export class Codec<M = MessageTypes> {
     }
   }
 
-  /** Checks the marker and length; returns the fingerprint. */
-  private fingerprintOf(b: Buffer): bigint {
+  /** Checks the marker and length. */
+  private checkHeader(b: Buffer): void {
     if (b.length < HEADER_LENGTH) {
       throw new MalformedMessageError(`message too short for a single-object header (${b.length} bytes)`);
     }
@@ -106,19 +106,20 @@ export class Codec<M = MessageTypes> {
         `not a single-object encoded message (marker ${b.subarray(0, 2).toString('hex')}, expected c301)`,
       );
     }
-    return b.readBigUInt64LE(2);
   }
 
   private writerOf(b: Buffer): SchemaEntry {
-    const fingerprint = this.fingerprintOf(b);
-    const entry = this.registry.byFingerprint(fingerprint);
-    if (!entry) throw new UnknownSchemaError(fingerprintHex(fingerprint));
+    this.checkHeader(b);
+    const entry = this.registry.byFingerprintAt(b, 2);
+    if (!entry) throw new UnknownSchemaError(fingerprintHex(b.readBigUInt64LE(2)));
     return entry;
   }
 
   /** Reads and checks the header (marker, length) without decoding the body. */
   header(buf: Uint8Array): MessageHeader {
-    const fingerprint = this.fingerprintOf(asBuffer(buf));
+    const b = asBuffer(buf);
+    this.checkHeader(b);
+    const fingerprint = b.readBigUInt64LE(2);
     return { fingerprint, fingerprintHex: fingerprintHex(fingerprint), entry: this.registry.byFingerprint(fingerprint) };
   }
 

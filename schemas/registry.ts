@@ -37,6 +37,8 @@ export interface SchemaEntry {
   readonly canonicalForm: string;
   readonly fingerprint: bigint;
   readonly fingerprintHex: string;
+  /** The fingerprint's high 32 bits, for the fast lookup. */
+  readonly fingerprintHigh: number;
   /** 0xC3 0x01 and the little-endian fingerprint. */
   readonly header: Buffer;
   /** Reads this writer's bodies as the current schema; undefined when this is the current schema. */
@@ -160,6 +162,8 @@ function simpleName(type: Type): string {
 
 export class SchemaRegistry {
   private readonly byFp = new Map<bigint, SchemaEntry>();
+  /** The same entries keyed by the fingerprint's low 32 bits (a number key is faster than a bigint). */
+  private readonly byLow = new Map<number, SchemaEntry[]>();
   private readonly messages = new Map<string, MessageSchemas>();
 
   /** Loads the repository's schemas (or those of the given folders). */
@@ -224,12 +228,17 @@ export class SchemaRegistry {
       canonicalForm,
       fingerprint: fp,
       fingerprintHex: fingerprintHex(fp),
+      fingerprintHigh: Number(fp >> 32n),
       header: Buffer.concat([MAGIC, fingerprintBytes(fp)]),
       resolver,
       walk: compileBodyWalker(writer),
       reader,
     };
     this.byFp.set(fp, entry);
+    const low = Number(fp & 0xffffffffn);
+    const bucket = this.byLow.get(low);
+    if (bucket) bucket.push(entry);
+    else this.byLow.set(low, [entry]);
     return entry;
   }
 
@@ -250,6 +259,17 @@ export class SchemaRegistry {
   /** The writer schema with this fingerprint, or undefined. */
   byFingerprint(fp: bigint): SchemaEntry | undefined {
     return this.byFp.get(fp);
+  }
+
+  /** The writer schema whose fingerprint is at `offset` (8 bytes, little-endian), or undefined. */
+  byFingerprintAt(buf: Buffer, offset: number): SchemaEntry | undefined {
+    const bucket = this.byLow.get(buf.readUInt32LE(offset));
+    if (bucket === undefined) return undefined;
+    const high = buf.readUInt32LE(offset + 4);
+    for (let i = 0; i < bucket.length; i++) {
+      if (bucket[i].fingerprintHigh === high) return bucket[i];
+    }
+    return undefined;
   }
 
   /** Every writer schema the registry can decode. */

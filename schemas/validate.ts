@@ -31,6 +31,14 @@ let vpos = 0;
 /** Zig-zag varint of at most `maxBytes` bytes. Zig-zag values of 2^53 and more lose
  * precision but still read as magnitudes of at least 2^52, which the long check rejects. */
 function readVarint(buf: Uint8Array, pos: number, maxBytes: number): number {
+  if (pos < buf.length) {
+    const first = buf[pos];
+    if (first < 0x80) {
+      // One byte: the common case for lengths, counts, indexes and small numbers.
+      vpos = pos + 1;
+      return (first >>> 1) ^ -(first & 1);
+    }
+  }
   let n = 0;
   let mul = 1;
   for (let i = 0; i < maxBytes; i++) {
@@ -53,6 +61,13 @@ const readInt = (buf: Uint8Array, pos: number): number => readVarint(buf, pos, 5
 const readLong = (buf: Uint8Array, pos: number): number => readVarint(buf, pos, 10);
 
 function skipLength(buf: Uint8Array, pos: number): number {
+  const first = buf[pos];
+  if (first < 0x80 && (first & 1) === 0 && pos < buf.length) {
+    // One-byte non-negative length (under 64 bytes).
+    const end = pos + 1 + (first >>> 1);
+    if (end > buf.length) throw new BodyError('length past the end of the message');
+    return end;
+  }
   const len = readLong(buf, pos);
   if (len < 0) throw new BodyError('negative length');
   const end = vpos + len;
@@ -105,6 +120,17 @@ function blockWalker(what: string, item: Compiled): Compiled {
   };
 }
 
+/**
+ * One walker calling each field walker in turn from its own call site (generated code, like
+ * avsc's record readers): each site sees a single target, which V8 can inline.
+ */
+function unrolled(walks: BodyWalker[]): BodyWalker {
+  const args = walks.map((_, i) => `w${i}`);
+  const body = `return function walkRecord(buf, pos) {\n${args.map((a) => `  pos = ${a}(buf, pos);\n`).join('')}  return pos;\n};`;
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function(...args, body)(...walks) as BodyWalker;
+}
+
 function compile(type: AnyType, named: Map<string, Compiled>): Compiled {
   const typeName = type.typeName;
   switch (typeName) {
@@ -123,6 +149,7 @@ function compile(type: AnyType, named: Map<string, Compiled>): Compiled {
       return {
         minSize: 1,
         walk(buf, pos) {
+          if (buf[pos] < 0x80 && pos < buf.length) return pos + 1;
           readInt(buf, pos);
           return vpos;
         },
@@ -131,6 +158,7 @@ function compile(type: AnyType, named: Map<string, Compiled>): Compiled {
       return {
         minSize: 1,
         walk(buf, pos) {
+          if (buf[pos] < 0x80 && pos < buf.length) return pos + 1;
           const n = readLong(buf, pos);
           if (n > MAX_LONG || n < -MAX_LONG) throw new BodyError('long out of the supported range');
           return vpos;
@@ -192,10 +220,7 @@ function compile(type: AnyType, named: Map<string, Compiled>): Compiled {
       named.set(key, { minSize: 0, walk: (buf, pos) => impl(buf, pos) });
       const fields = (type.fields ?? []).map((f) => compile(f.type as AnyType, named));
       const walks = fields.map((f) => f.walk);
-      impl = (buf, pos) => {
-        for (let i = 0; i < walks.length; i++) pos = walks[i](buf, pos);
-        return pos;
-      };
+      impl = unrolled(walks);
       const self: Compiled = { minSize: fields.reduce((sum, f) => sum + f.minSize, 0), walk: impl };
       named.set(key, self);
       return self;
