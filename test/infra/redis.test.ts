@@ -16,7 +16,15 @@ describe('infra: Redis', () => {
       maxRetriesPerRequest: 1,
       retryStrategy: () => null, // a down server is an error, never a wait
     });
-    await redis.connect();
+    let lastError: unknown;
+    redis.on('error', (err) => (lastError = err));
+    try {
+      await redis.connect();
+    } catch (err) {
+      throw new Error(
+        `Redis at ${endpoints.redisUrl} is not reachable (${String(lastError ?? err)}); start it with: bash infra/bin/services up redis`,
+      );
+    }
   });
 
   after(async () => {
