@@ -62,14 +62,28 @@ need_cmd() { # need_cmd <command> <what to install>
 
 pid_file() { echo "$RUN_DIR/$1.pid"; }
 
-# Prints the pid recorded for a service if that process is still alive.
+# What the command line of each service's process contains (guards against a reused pid).
+pid_cmd_marker() {
+  case "$1" in
+    redis) echo redis-server ;;
+    gcs) echo fake-gcs-server ;;
+    kafka | kafka-cluster-*) echo kafka.Kafka ;;
+    *) echo "" ;;
+  esac
+}
+
+# Prints the pid recorded for a service if that process is still alive and is that service.
 live_pid() {
-  local f pid
+  local f pid marker
   f="$(pid_file "$1")"
   [[ -f "$f" ]] || return 1
   pid="$(cat "$f" 2>/dev/null)"
   [[ "$pid" =~ ^[0-9]+$ ]] || return 1
   kill -0 "$pid" 2>/dev/null || return 1
+  marker="$(pid_cmd_marker "$1")"
+  if [[ -n "$marker" && -r "/proc/$pid/cmdline" ]]; then
+    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$marker" || return 1
+  fi
   echo "$pid"
 }
 
