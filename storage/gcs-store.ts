@@ -142,7 +142,11 @@ export class GcsObjectStore implements ObjectStore {
       const [data] = await file.download();
       return data;
     } catch (err) {
-      if (httpStatusOf(err) === 404) throw new ObjectNotFoundError(key, this.describe(), { cause: err });
+      // A missing bucket also answers 404; GCS says so in the message ("The specified bucket does
+      // not exist"). That is a configuration error, not a missing object.
+      if (httpStatusOf(err) === 404 && !/bucket does not exist/i.test((err as Error).message ?? '')) {
+        throw new ObjectNotFoundError(key, this.describe(), { cause: err });
+      }
       throw this.error('reading', key, err);
     }
   }

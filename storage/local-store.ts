@@ -36,8 +36,10 @@ export interface LocalObjectStoreOptions {
 /** Prefix of temporary file names; keys cannot contain a segment starting with it. */
 export const TEMP_FILE_PREFIX = RESERVED_SEGMENT_PREFIX;
 
-// Folders known to exist are remembered so that a put into an existing folder costs no mkdir.
-// The set is cleared when it grows past this size (a cheap bound; a miss only costs a mkdir).
+// Folders known to exist (absolute paths), remembered so that a put into an existing folder costs
+// no mkdir. Shared by all stores of the process (several may share a root). Cleared when it grows
+// past MAX_CACHED_DIRS (a cheap bound; a miss only costs a mkdir).
+const knownDirs = new Set<string>();
 const MAX_CACHED_DIRS = 50_000;
 // A put retries when its folder vanished (a concurrent delete pruned it) this many times.
 const MAX_DIR_RETRIES = 8;
@@ -70,7 +72,7 @@ export class LocalObjectStore implements ObjectStore {
   /** Absolute root folder. */
   readonly root: string;
   readonly fsync: boolean;
-  private readonly dirs = new Set<string>();
+  private readonly dirs = knownDirs;
   private readonly sep = path.sep;
 
   constructor(root: string, options: LocalObjectStoreOptions = {}) {
@@ -215,14 +217,17 @@ export class LocalObjectStore implements ObjectStore {
     for (let attempt = 0; ; attempt++) {
       const tmp = `${dir}${this.sep}${TEMP_FILE_PREFIX}${processTag}${(tempCounter++).toString(36)}`;
       try {
-        if (!this.dirs.has(dir)) await this.makeDir(key, dir);
+        if (!this.dirs.has(dir) && !(await this.makeDir(key, dir))) {
+          if (attempt < MAX_DIR_RETRIES) continue;
+          throw new ObjectStoreError(`local object store: writing "${key}": its folder kept being removed while being created`);
+        }
         await this.writeNewFile(tmp, data);
         return tmp;
       } catch (err) {
         const code = errnoOf(err);
         if ((code === 'ENOENT' || code === 'EEXIST') && attempt < MAX_DIR_RETRIES) {
-          // ENOENT: the folder was removed since we cached it, or while mkdir was creating it
-          // (a concurrent delete pruned it); make it again.
+          // ENOENT: the folder was removed since we cached it (a concurrent delete pruned it);
+          // make it again.
           // EEXIST: a leftover temporary file with this very name; take the next name.
           if (code === 'ENOENT') this.dirs.delete(dir);
           continue;
@@ -252,14 +257,21 @@ export class LocalObjectStore implements ObjectStore {
     }
   }
 
-  private async makeDir(key: string, dir: string): Promise<void> {
+  /**
+   * Creates `dir` and its missing parents and remembers it. Returns false when a concurrent
+   * removal of a folder on the path got in the way (the caller retries).
+   */
+  private async makeDir(key: string, dir: string): Promise<boolean> {
     let created: string | undefined;
     try {
       created = await fs.mkdir(dir, { recursive: true });
     } catch (err) {
       const code = errnoOf(err);
-      if (code === 'ENOENT') throw err; // a parent was removed meanwhile: the caller retries
+      if (code === 'ENOENT') return false; // a parent was removed between two steps of mkdir -p
       if (code === 'EEXIST' || code === 'ENOTDIR') {
+        // Either a file really sits on the path, or a folder was removed between mkdir's EEXIST
+        // and its check that the existing entry is a folder (Node then reports ENOTDIR).
+        if (!(await this.fileOnPath(dir))) return false;
         throw new KeyConflictError(key, 'an object exists at a prefix of this key (a key cannot be both an object and a folder of others)', { cause: err });
       }
       throw this.writeError(key, err);
@@ -275,6 +287,22 @@ export class LocalObjectStore implements ObjectStore {
     }
     if (this.dirs.size >= MAX_CACHED_DIRS) this.dirs.clear();
     this.dirs.add(dir);
+    return true;
+  }
+
+  /** Whether some component of `dir` below the root exists and is not a folder. */
+  private async fileOnPath(dir: string): Promise<boolean> {
+    for (let d = dir; d.length > this.root.length; d = path.dirname(d)) {
+      try {
+        if ((await fs.stat(d)).isDirectory()) return false; // everything above is a folder too
+        return true;
+      } catch (err) {
+        const code = errnoOf(err);
+        if (code === 'ENOTDIR') continue; // a component above is not a folder: look there
+        if (code !== 'ENOENT') throw err;
+      }
+    }
+    return false;
   }
 
   private writeError(key: string, err: unknown): ObjectStoreError {

@@ -132,7 +132,7 @@ describe('LocalObjectStore', () => {
     it('puts and deletes racing in the same folders stay consistent', async function () {
       this.timeout(60_000);
       // Deletes prune folders that concurrent puts are about to write into.
-      for (let round = 0; round < 20; round++) {
+      for (let round = 0; round < 40; round++) {
         await Promise.all(
           Array.from({ length: 20 }, async (_, i) => {
             const key = `race/f${i % 3}/deep/k${i}`;
