@@ -75,9 +75,13 @@ export class BatchSource {
   start(everyMs: number, max?: number): void {
     if (this.timer) return;
     if (!(everyMs > 0)) throw new Error(`seal interval must be > 0 ms, got ${everyMs}`);
+    const reached = () => max !== undefined && this.registry.highest() >= max;
     this.timer = setInterval(() => {
-      if (max !== undefined && this.registry.highest() >= max) return this.stop();
-      this.sealNext().catch((e: Error) => this.log.error({ err: e }, 'sealing a batch failed'));
+      if (reached()) return this.stop();
+      // The limit is checked again under the mutex: ticks can queue up behind a slow seal.
+      this.mutex
+        .runExclusive(() => (reached() ? null : this.seal(this.registry.highest() + 1)))
+        .catch((e: Error) => this.log.error({ err: e }, 'sealing a batch failed'));
     }, everyMs);
     this.timer.unref();
   }

@@ -17,7 +17,12 @@ import { RunningGateway, startGateway } from '../../producers/gateway';
 import { createObjectStore } from '../../storage';
 import { ensureTopics } from '../../topics/admin';
 import { proveBatchWithDigest } from '../core/prove-batch-with-digest';
-import { dropVersion, uniqueVersion } from '../support/kafka-helpers';
+import { dropVersion, readTopic, uniqueVersion } from '../support/kafka-helpers';
+import Redis from 'ioredis';
+import { AggregationCounters, batchRunKey } from '../../aggregation';
+import { endpoints } from '../../lib/endpoints';
+import { decode } from '../../schemas';
+import { dltTopic } from '../../topics/naming';
 import { spawnCli } from '../support/spawn-cli';
 
 const CIRCUITS = [1, 3, 5, 6, 7, 9, 10, 11];
@@ -25,7 +30,7 @@ const LEAF_ARITY = 4;
 const NODE_ARITY = 3;
 
 describe('pipeline under SIGKILL (crash and restart of prover processes)', function () {
-  this.timeout(420_000);
+  this.timeout(660_000);
   const version = uniqueVersion();
   const kafka = kafkaClient('crash-test');
   const storeDir = mkdtempSync(join(tmpdir(), 'zkp-crash-'));
@@ -58,6 +63,25 @@ describe('pipeline under SIGKILL (crash and restart of prover processes)', funct
     }
   }
 
+  /** Where the batches stand, for a failure message: waiting counter groups and dead letters. */
+  async function diagnose(): Promise<string> {
+    const redis = new Redis(endpoints.redisUrl);
+    try {
+      const counters = new AggregationCounters(redis);
+      const lines: string[] = [];
+      for (const b of [1, 2]) {
+        const p = await counters.progress(batchRunKey(version, b, 0));
+        lines.push(`batch ${b}: ${p ? `${p.triggered}/${p.total} groups triggered; waiting ${JSON.stringify(p.waiting.slice(0, 5).map((g) => [g.parent, g.landed, g.expected, g.idleMs]))}` : 'no plan'}`);
+      }
+      const letters = await readTopic(kafka, dltTopic(version), () => false, 3000);
+      lines.push(`dead letters: ${letters.map((v) => decode('DeadLetter', v).reason).slice(0, 5).join(' | ') || 'none'}`);
+      lines.push(`processes: ${[...children].map(([n, c]) => `${n}:${c.exitCode ?? c.signalCode ?? 'running'}`).join(' ')}`);
+      return lines.join('\n');
+    } finally {
+      redis.disconnect();
+    }
+  }
+
   before(async () => {
     await ensureTopics(kafka, version, { pairs: pairsFor(CIRCUITS) });
     const payload = new DigestPayload();
@@ -81,13 +105,13 @@ describe('pipeline under SIGKILL (crash and restart of prover processes)', funct
     startProver(name(1));
     const client = new CoreClient(core.url, 'crash-test');
     let window = 1;
-    const deadline = Date.now() + 360_000;
+    const deadline = Date.now() + 540_000;
     let nextRandomKill = Date.now() + 4000 + Math.random() * 4000;
     let randomKills = 0;
     for (;;) {
       const states = await Promise.all([1, 2].map((b) => client.batchStatus(b).then((s) => s.state)));
       if (states.every((s) => s === 'proven')) break;
-      if (Date.now() > deadline) throw new Error(`batches not proven in time: ${states.join(', ')}`);
+      if (Date.now() > deadline) throw new Error(`batches not proven in time: ${states.join(', ')}\n${await diagnose()}`);
       const p0 = children.get(name(0))!;
       if (p0.exitCode !== null || p0.signalCode !== null) {
         // It crashed at its point: bring it back with the next window armed (then none).

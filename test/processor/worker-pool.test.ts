@@ -43,15 +43,16 @@ describe('processor/worker-pool', () => {
   it('keeps the event loop responsive while a worker is busy', async () => {
     // The worker spins without yielding until the main thread raises the flag, which the main
     // thread only does from a timer: the task can only finish if timers keep firing meanwhile.
-    const flag = new SharedArrayBuffer(4);
+    const flag = new SharedArrayBuffer(8);
     let ticks = 0;
     let spinning = false;
     const task = pool.run<number>({ modulePath: TASKS, exportName: 'spinUntilFlag', args: [flag] });
     const interval = setInterval(() => {
       ticks += 1;
-      if (ticks === 10) {
+      const cell = new Int32Array(flag);
+      if (ticks >= 10 && Atomics.load(cell, 1) === 1 && Atomics.load(cell, 0) === 0) {
         spinning = pool.stats.busy === 1;
-        Atomics.store(new Int32Array(flag), 0, 1);
+        Atomics.store(cell, 0, 1);
       }
     }, 1);
     try {
@@ -112,7 +113,7 @@ describe('processor/worker-pool', () => {
   });
 
   it('runs at most size tasks at once and queues the rest', async () => {
-    const flag = new SharedArrayBuffer(4);
+    const flag = new SharedArrayBuffer(8);
     const spinning = [0, 1, 2].map(() => pool.run({ modulePath: TASKS, exportName: 'spinUntilFlag', args: [flag] }));
     await until(() => pool.stats.busy === 2, 'both workers busy');
     expect(pool.stats.queued).to.equal(1);
