@@ -21,6 +21,8 @@ import { RunningProverProcess, startProverProcess } from '../consumers/prover-pr
 import { StageObserver } from '../consumers/prover-stage';
 import { CoreClient } from '../producers/core-client';
 import { GatewayObserver, RunningGateway, startGateway } from '../producers/gateway';
+import { ProcessMetrics } from '../metrics';
+import { finalProofsGroup } from '../metrics/consumer-lag';
 
 export interface LocalPipelineOptions {
   version: ProtocolVersion;
@@ -41,6 +43,12 @@ export interface LocalPipelineOptions {
   stageObserver?: StageObserver;
   gatewayObserver?: GatewayObserver;
   instancePrefix?: string;
+  /** Serve /metrics for the whole pipeline (one registry) on this port, 0 = a free one; undefined = no metrics. */
+  metricsPort?: number;
+  /** Default 127.0.0.1. */
+  metricsHost?: string;
+  /** How long one consumer lag measurement is reused. Default 5000 ms. */
+  metricsLagCacheMs?: number;
   logger?: Logger;
 }
 
@@ -53,6 +61,8 @@ export interface LocalPipeline {
   counters: AggregationCounters;
   provers: RunningProverProcess[];
   gateway: RunningGateway;
+  /** The pipeline's metrics when `metricsPort` was given; `metrics.url` is its /metrics endpoint. */
+  metrics: ProcessMetrics | null;
   /** Resolves when the core has accepted a final proof for every batch in `batchNumbers`. */
   waitForProven(batchNumbers: number[], timeoutMs: number, onPoll?: () => void): Promise<void>;
   stop(): Promise<void>;
@@ -82,6 +92,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
   const redis = new Redis(endpoints.redisUrl, { maxRetriesPerRequest: 3 });
   const pairs = pairsFor(o.circuitIds);
   await ensureTopics(kafka, o.version, { pairs, logger: log });
+  const metrics = o.metricsPort === undefined ? null : new ProcessMetrics({ component: 'local', kafka, lagCacheMs: o.metricsLagCacheMs, logger: log });
   const core = await startCore({
     port: 0,
     store: o.coreStoreUrl ?? tmp(),
@@ -93,6 +104,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     payload,
     // Long enough that a batch still being proven is not handed out again.
     leaseMs: 15 * 60_000,
+    metrics: metrics ?? undefined,
     logger: log.child({ part: 'core' }),
   });
   const coreClient = new CoreClient(core.url, 'local-gateway');
@@ -111,10 +123,15 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
         instanceId: `${o.instancePrefix ?? 'local'}-prover-${i}`,
         concurrency: o.concurrency,
         observer: o.stageObserver,
+        metrics: metrics?.prover,
       }),
     );
   }
-  const gateway = await startGateway({ kafka, store, core: coreClient, payload, version: o.version, instanceId: `${o.instancePrefix ?? 'local'}-gateway`, observer: o.gatewayObserver, pollIntervalMs: 200 });
+  const gateway = await startGateway({ kafka, store, core: coreClient, payload, version: o.version, instanceId: `${o.instancePrefix ?? 'local'}-gateway`, observer: o.gatewayObserver, metrics: metrics?.gateway, pollIntervalMs: 200 });
+  if (metrics) {
+    metrics.watchGroups([finalProofsGroup(o.version)]);
+    await metrics.serve(o.metricsPort!, o.metricsHost);
+  }
 
   return {
     core,
@@ -125,6 +142,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     counters: new AggregationCounters(redis),
     provers,
     gateway,
+    metrics,
     async waitForProven(batchNumbers, timeoutMs, onPoll) {
       const deadline = Date.now() + timeoutMs;
       const pending = new Set(batchNumbers);
@@ -140,6 +158,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
       await gateway.stop();
       await Promise.all(provers.map((p) => p.stop()));
       await core.close();
+      await metrics?.close();
       redis.disconnect();
     },
   };

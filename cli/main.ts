@@ -24,14 +24,17 @@ import { ParsedArgs, UsageError, intFlag, listFlag, parseArgs, stringFlag } from
 import { kafkaClient, pairsFor, startLocalPipeline } from './local-pipeline';
 import { Pair, pairKey } from '../topics/catalog';
 import { ProgressBoard } from './progress';
+import { ProcessMetrics, parseMetricsPort } from '../metrics';
+import { finalProofsGroup } from '../metrics/consumer-lag';
 
 const USAGE = `usage: cli/main.ts <command> [flags]
 
   local    [--batches 3] [--basic-jobs 300] [--circuit-ids 1,2,..] [--leaf-arity 32] [--node-arity 32]
-           [--version 24.0] [--seed local] [--payload digest] [--timeout-s 600]
+           [--version 24.0] [--seed local] [--payload digest] [--timeout-s 600] [--metrics-port N (default off)]
   prover   --instance NAME [--group N] [--version 24.0] [--zone Z] [--store URL] [--concurrency 8]
            [--circuit-ids 1,2,..] [--session-timeout-ms 30000] [--core-url URL (checks verification keys)]
-  gateway  --instance NAME [--version 24.0] [--core-url URL] [--store URL]
+           [--metrics-port N|off (default 0: a free port)] [--metrics-host 127.0.0.1]
+  gateway  --instance NAME [--version 24.0] [--core-url URL] [--store URL] [--metrics-port N|off] [--metrics-host H]
   core     [core flags: see core/main.ts --help]
   topics   [--version 24.0] [--group N]
 
@@ -39,6 +42,15 @@ Services: Kafka ${endpoints.kafkaBrokers.join(',')}, Redis ${endpoints.redisUrl}
 
 function versionOf(args: ParsedArgs): ProtocolVersion {
   return parseVersion(stringFlag(args, 'version', `${DEFAULT_PROTOCOL_VERSION.minor}.${DEFAULT_PROTOCOL_VERSION.patch}`));
+}
+
+/** `--metrics-port` (N, 0 = a free port, or "off"); `fallback` when absent, null = off. */
+function metricsPortOf(args: ParsedArgs, fallback: number | null): number | null {
+  try {
+    return parseMetricsPort(args.flags.get('metrics-port'), fallback);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
 }
 
 function payloadOf(args: ParsedArgs): ProofPayload {
@@ -73,6 +85,8 @@ async function runLocal(args: ParsedArgs): Promise<void> {
     storeUrl: `file://${localDir}/runs/${runId}/prover-store`,
     coreStoreUrl: `file://${localDir}/runs/${runId}/core-store`,
     instancePrefix: `local-${runId}`,
+    metricsPort: metricsPortOf(args, null) ?? undefined,
+    metricsHost: args.flags.has('metrics-host') ? stringFlag(args, 'metrics-host', '127.0.0.1') : undefined,
     stageObserver: { jobSaved: (job) => board.jobSaved(job) },
     gatewayObserver: {
       finalProofSubmitted: (batch, result) => {
@@ -83,6 +97,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
       },
     },
   });
+  if (pipeline.metrics) console.log(`metrics: ${pipeline.metrics.url}`);
   const plans = new PlanCache(pipeline.store);
   const timer = setInterval(() => {
     for (const b of batches) {
@@ -116,6 +131,7 @@ async function runProver(args: ParsedArgs): Promise<void> {
   }
   // Handlers first: a SIGTERM during start-up still ends in a clean stop.
   const signals = installSignalHandlers({ onSignal: (s) => log.info({ signal: s }, 'stopping') });
+  const metrics = await serveMetrics(args, 'prover', kafka, log);
   const running = await startProverProcess({
     kafka,
     redis,
@@ -129,10 +145,12 @@ async function runProver(args: ParsedArgs): Promise<void> {
     zone: args.flags.has('zone') ? stringFlag(args, 'zone', '') : null,
     concurrency: intFlag(args, 'concurrency', 8, 1),
     sessionTimeoutMs: intFlag(args, 'session-timeout-ms', 30_000, 1000),
+    metrics: metrics?.prover,
     logger: log,
   });
   if (!signals.signal.aborted) await new Promise((r) => signals.signal.addEventListener('abort', r, { once: true }));
   await running.stop();
+  await metrics?.close();
   redis.disconnect();
   log.info('stopped');
 }
@@ -149,17 +167,31 @@ async function runGateway(args: ParsedArgs): Promise<void> {
   const instance = stringFlag(args, 'instance', 'gateway');
   const log = loggerFor('gateway', { version: formatVersion(version) });
   const signals = installSignalHandlers({ onSignal: (s) => log.info({ signal: s }, 'stopping') });
+  const kafka = kafkaClient(`gateway-${instance}`);
+  const metrics = await serveMetrics(args, 'gateway', kafka, log);
+  metrics?.watchGroups([finalProofsGroup(version)]);
   const running = await startGateway({
-    kafka: kafkaClient(`gateway-${instance}`),
+    kafka,
     store: createObjectStore(stringFlag(args, 'store', defaultStoreUrl())),
     core: new CoreClient(stringFlag(args, 'core-url', endpoints.coreApiUrl), instance),
     payload: payloadOf(args),
     version,
     instanceId: instance,
+    metrics: metrics?.gateway,
     logger: log,
   });
   if (!signals.signal.aborted) await new Promise((r) => signals.signal.addEventListener('abort', r, { once: true }));
   await running.stop();
+  await metrics?.close();
+}
+
+/** A role's metrics, served on `--metrics-port` (default 0: a free port, logged) unless "off". */
+async function serveMetrics(args: ParsedArgs, component: string, kafka: ReturnType<typeof kafkaClient>, log: ReturnType<typeof loggerFor>): Promise<ProcessMetrics | null> {
+  const port = metricsPortOf(args, 0);
+  if (port === null) return null;
+  const metrics = new ProcessMetrics({ component, kafka, logger: log });
+  await metrics.serve(port, args.flags.has('metrics-host') ? stringFlag(args, 'metrics-host', '127.0.0.1') : undefined);
+  return metrics;
 }
 
 async function runTopics(args: ParsedArgs): Promise<void> {

@@ -20,6 +20,8 @@ import { deadLetterRecord } from './dead-letters';
 import { KafkaJobPicker } from './kafka/kafka-job-picker';
 import { TransactionalCommitter } from './kafka/transactional-committer';
 import { ProverJobExecutor, ProverJobSaver, StageContext, StageObserver } from './prover-stage';
+import type { ProverProcessMetrics } from '../metrics/prover-metrics';
+import { batchesGroup, pairGroup } from '../metrics/consumer-lag';
 
 export interface ProverProcessOptions {
   kafka: Kafka;
@@ -41,6 +43,8 @@ export interface ProverProcessOptions {
   /** Consumer session timeout: how soon a dead process's partitions move to the others. */
   sessionTimeoutMs?: number;
   observer?: StageObserver;
+  /** Prometheus metrics (metrics/): fed by the observer, runner listeners, saver and committer. */
+  metrics?: ProverProcessMetrics;
   /** Called when the process can no longer guarantee its commits; default: exit(1) so jobs are redelivered. */
   onFatal?: (e: Error) => void;
   logger?: Logger;
@@ -65,6 +69,8 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
       }),
   });
   await committer.start();
+  o.metrics?.watchCommitter(committer);
+  o.metrics?.watchGroups([...(o.basicWitnessGeneration ? [batchesGroup(o.version)] : []), ...o.pairs.map((p) => pairGroup(o.version, p))]);
   const ctx: StageContext = {
     version: o.version,
     store: o.store,
@@ -76,7 +82,7 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
     maxAttempts: o.maxAttempts ?? 5,
     retryBackoffMs: o.retryBackoffMs ?? 1000,
     zone: o.zone ?? null,
-    observer: o.observer,
+    observer: o.metrics ? o.metrics.stageObserver(o.observer) : o.observer,
     logger: log,
   };
   const abort = new AbortController();
@@ -107,7 +113,7 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
       sessionTimeoutMs: o.sessionTimeoutMs,
       logger: log,
     });
-    const runner = new JobRunner(picker, new BasicWitnessExecutor(ctx, o.geometry), new BasicWitnessSaver(ctx), { ...runnerOptions, concurrency: 1, pickedQueueSize: 1, outcomeQueueSize: 1, name: topic });
+    const runner = new JobRunner(picker, new BasicWitnessExecutor(ctx, o.geometry), new BasicWitnessSaver(ctx), { ...runnerOptions, concurrency: 1, pickedQueueSize: 1, outcomeQueueSize: 1, name: topic, listener: o.metrics?.batchRunnerListener() });
     await picker.start();
     pickers.push(picker as KafkaJobPicker<unknown>);
     runs.push(runner.run(abort.signal) as Promise<JobRunReport<unknown>>);
@@ -123,7 +129,7 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
       decode: (v) => decode('ProverJob', v),
       notBefore: (job) => job.not_before_ms,
       onUndecodable: (m, e) => {
-        o.observer?.deadLettered?.(null, e.message);
+        ctx.observer?.deadLettered?.(null, e.message);
         return [deadLetterRecord(o.version, m, e, `prover r${pair.round}`, 1)];
       },
       rackId: o.zone ?? undefined,
@@ -131,7 +137,8 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
       queueSize: 64,
       logger: log,
     });
-    const runner = new JobRunner(picker, new ProverJobExecutor(ctx), new ProverJobSaver(ctx), { ...runnerOptions, name: topic });
+    const saver = o.metrics ? o.metrics.timedSaver(new ProverJobSaver(ctx)) : new ProverJobSaver(ctx);
+    const runner = new JobRunner(picker, new ProverJobExecutor(ctx), saver, { ...runnerOptions, name: topic, listener: o.metrics?.pairRunnerListener() });
     await picker.start();
     pickers.push(picker as KafkaJobPicker<unknown>);
     runs.push(runner.run(abort.signal) as Promise<JobRunReport<unknown>>);

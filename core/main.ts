@@ -15,6 +15,8 @@ import { BatchRegistry } from './batch-registry';
 import { BatchSource } from './batch-source';
 import { CoreApi } from './server';
 import { CoreStore, DEFAULT_CORE_STORE_URL, openCoreStore } from './store';
+import { ProcessMetrics } from '../metrics';
+import { parseMetricsPort } from '../metrics/server';
 
 export interface CoreOptions {
   /** Port to listen on; 0 picks a free one. Default: the port of endpoints.coreApiUrl (13050). */
@@ -49,6 +51,12 @@ export interface CoreOptions {
   maxBodyBytes?: number;
   /** Clock, ms since the epoch (tests). Default Date.now. */
   now?: () => number;
+  /** Serve /metrics on this port (0: a free one); undefined or null: no endpoint of its own. */
+  metricsPort?: number | null;
+  /** Address of the /metrics endpoint. Default 127.0.0.1. */
+  metricsHost?: string;
+  /** Report into this process's metrics instead (the one-process local pipeline). */
+  metrics?: ProcessMetrics;
   logger?: Logger;
 }
 
@@ -59,6 +67,8 @@ export interface RunningCore {
   registry: BatchRegistry;
   source: BatchSource;
   store: CoreStore;
+  /** The core's own /metrics endpoint, when it serves one. */
+  metricsUrl: string | null;
   /** Stops sealing, closes the server (open connections too) and waits for work under way. */
   close(): Promise<void>;
 }
@@ -110,6 +120,18 @@ export async function startCore(options: CoreOptions = {}): Promise<RunningCore>
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${host}:${port}`;
+  let ownMetrics: ProcessMetrics | null = null;
+  if (options.metrics) options.metrics.watchCore(registry);
+  else if (options.metricsPort !== undefined && options.metricsPort !== null) {
+    ownMetrics = new ProcessMetrics({ component: 'core', logger: log });
+    ownMetrics.watchCore(registry);
+    try {
+      await ownMetrics.serve(options.metricsPort, options.metricsHost);
+    } catch (e) {
+      server.close();
+      throw e;
+    }
+  }
   if (options.sealEveryMs !== undefined && options.sealEveryMs > 0) source.start(options.sealEveryMs, options.maxBatches);
   log.info(
     { url, store: store.describe?.() ?? 'custom', payload: payload.name, versions: accepted.map(formatVersion), lease_ms: registry.leaseMs, batches: registry.summary().total },
@@ -125,9 +147,10 @@ export async function startCore(options: CoreOptions = {}): Promise<RunningCore>
         server.closeAllConnections();
       });
       await source.idle();
+      await ownMetrics?.close();
       log.info({ url }, 'core stopped');
     })());
-  return { url, port, registry, source, store, close };
+  return { url, port, registry, source, store, metricsUrl: ownMetrics?.url ?? null, close };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -150,7 +173,9 @@ const USAGE = `usage: tsx core/main.ts [options]
   --accept-versions L  versions whose proofs are accepted, e.g. 24.0,25.0 (default: --version)
   --lease-ms N         lease of a handed-out batch (default 60000)
   --seal-every-ms N    seal one more batch every N ms (default 0: off)
-  --max-batches N      stop periodic sealing at batch N (default: no limit)`;
+  --max-batches N      stop periodic sealing at batch N (default: no limit)
+  --metrics-port N     serve Prometheus /metrics on port N (0 = a free port, printed in the log; "off" = none; default 0)
+  --metrics-host H     address of the /metrics endpoint (default 127.0.0.1)`;
 
 function intArg(name: string, text: string, min = 0): number {
   if (!/^[0-9]+$/.test(text)) throw new UsageError(`--${name} expects an integer >= ${min}, got "${text}"`);
@@ -223,6 +248,16 @@ export function parseCoreArgs(argv: string[]): CoreOptions {
       case 'max-batches':
         o.maxBatches = intArg(name, value);
         break;
+      case 'metrics-port':
+        try {
+          o.metricsPort = parseMetricsPort(value, null);
+        } catch (e) {
+          throw new UsageError((e as Error).message);
+        }
+        break;
+      case 'metrics-host':
+        o.metricsHost = value;
+        break;
       default:
         throw new UsageError(`unknown option --${name}\n${USAGE}`);
     }
@@ -249,7 +284,8 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     }
     throw e;
   }
-  const core = await startCore({ ...options, logger: log });
+  // The role command serves /metrics unless told "--metrics-port off".
+  const core = await startCore({ ...options, metricsPort: options.metricsPort === undefined ? 0 : options.metricsPort, logger: log });
   return new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals): void => {

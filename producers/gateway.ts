@@ -17,6 +17,7 @@ import { batchJobId, objectKeys } from '../consumers/job-identity';
 import { KafkaJobMeta, KafkaJobPicker } from '../consumers/kafka/kafka-job-picker';
 import { TransactionalCommitter } from '../consumers/kafka/transactional-committer';
 import { CoreClient, SubmitResult } from './core-client';
+import type { GatewayProcessMetrics } from '../metrics/gateway-metrics';
 
 export interface GatewayObserver {
   batchEmitted?(job: BatchJob): void;
@@ -32,6 +33,8 @@ export interface GatewayOptions {
   instanceId: string;
   pollIntervalMs?: number;
   observer?: GatewayObserver;
+  /** Prometheus metrics (metrics/): fed by the observer, the runner listener and the committer. */
+  metrics?: GatewayProcessMetrics;
   logger?: Logger;
 }
 
@@ -87,7 +90,8 @@ class SubmitSaver implements JobSaver<KafkaJobMeta<FinalProof>, SubmitResult> {
   }
 }
 
-export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const o: GatewayOptions = options.metrics ? { ...options, observer: options.metrics.observer(options.observer) } : options;
   const log = o.logger ?? loggerFor('gateway', { version: formatVersion(o.version) });
   await checkVerificationKeys(o.core, o.payload, o.version);
   const producer: Producer = o.kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
@@ -101,6 +105,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     },
   });
   await committer.start();
+  o.metrics?.watchCommitter(committer);
 
   const abort = new AbortController();
   const pollLoop = (async () => {
@@ -130,6 +135,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     name: topic,
     idleBackoff: { initialMs: 0, factor: 1, maxMs: 0 },
     saveRetry: { maxAttempts: Infinity, backoff: { initialMs: 500, factor: 2, maxMs: 10_000 } },
+    listener: o.metrics?.runnerListener(),
     logger: log,
   });
   await picker.start();
