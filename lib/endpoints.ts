@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+
 // Where the local services listen. One place for every port the project uses;
 // each can be overridden from the environment.
 export const endpoints = {
@@ -8,4 +10,4 @@ export const endpoints = {
 };
 
 /** Project-local folder for service data, downloaded jars links, object-store data. Ignored by git. */
-export const localDir = process.env.PIPELINE_LOCAL_DIR ?? `${__dirname}/../.local`;
+export const localDir = resolve(process.env.PIPELINE_LOCAL_DIR ?? `${__dirname}/../.local`);
