@@ -4,6 +4,7 @@
 //   gateway   core <-> Kafka
 //   core      the rollup node's side (its own process and store)
 //   topics    create the topics of a protocol version
+//   ops       operator commands (status, topics, groups, dead-letters, requeue, stuck, replay): cli/ops.ts
 import Redis from 'ioredis';
 import { main as coreMain } from '../core/main';
 import { endpoints, localDir } from '../lib/endpoints';
@@ -26,6 +27,7 @@ import { Pair, pairKey } from '../topics/catalog';
 import { ProgressBoard } from './progress';
 import { ProcessMetrics, parseMetricsPort } from '../metrics';
 import { finalProofsGroup } from '../metrics/consumer-lag';
+import { opsMain } from './ops';
 
 const USAGE = `usage: cli/main.ts <command> [flags]
 
@@ -37,6 +39,8 @@ const USAGE = `usage: cli/main.ts <command> [flags]
   gateway  --instance NAME [--version 24.0] [--core-url URL] [--store URL] [--metrics-port N|off] [--metrics-host H]
   core     [core flags: see core/main.ts --help]
   topics   [--version 24.0] [--group N]
+  ops      <status|topics|groups|dead-letters|requeue|stuck|replay> [flags] [--json]   (cli/main.ts ops --help)
+           status, groups, dead-letters, requeue, stuck and replay also work without "ops"
 
 Services: Kafka ${endpoints.kafkaBrokers.join(',')}, Redis ${endpoints.redisUrl} (override with KAFKA_BROKERS, REDIS_URL).`;
 
@@ -219,6 +223,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'topics':
         await runTopics(args);
         return 0;
+      case 'ops':
+        return await opsMain(rest);
+      case 'status':
+      case 'groups':
+      case 'dead-letters':
+      case 'requeue':
+      case 'stuck':
+      case 'replay':
+        return await opsMain(argv);
       default:
         console.error(USAGE);
         return command === undefined || command === '--help' ? 0 : 2;
