@@ -23,7 +23,7 @@ import { formatVersion, sameVersion } from '../lib/protocol-version';
 import { BatchJob, decode, encode } from '../schemas';
 import { ObjectNotFoundError } from '../storage';
 import { AggregationRound } from '../topics/catalog';
-import { AggregationPlan, Geometry, JobCoord, childrenOf } from '../topics/geometry';
+import { AggregationPlan, Geometry, JobCoord, childrenOf, planAggregation } from '../topics/geometry';
 import { batchesTopic } from '../topics/naming';
 import { counterGroups, jobsOfPlan, savePlan } from '../consumers/batch-plan';
 import { BatchRun, batchJobId, batchRunPrefix, objectKeys } from '../consumers/job-identity';
@@ -58,6 +58,8 @@ export interface ReplayResult {
   produced: Array<{ jobId: string; topic: string }>;
   /** Where the BatchJob came from (whole replays). */
   batchJobSource?: 'batches-topic' | 'store-and-core';
+  /** Something was written for the new run (so a failed replay keeps its run reserved, to be finished with targetRun). */
+  written: boolean;
 }
 
 const RESERVATION_TTL_S = 7 * 24 * 3600;
@@ -163,6 +165,7 @@ async function replayWhole(ctx: OpsContext, o: Required<Pick<ReplayOptions, 'bat
     throw e;
   }
   const newInput = objectKeys.input(newRun);
+  result.written = true;
   await ctx.store.put(newInput, input);
   result.copied = 1;
   job = {
@@ -188,22 +191,25 @@ async function replayFromRound(ctx: OpsContext, o: Required<Pick<ReplayOptions, 
     if (e instanceof ObjectNotFoundError) throw new OpsError(`run ${o.sourceRun} of batch ${o.batch} has no plan in the store (${objectKeys.plan(source)}); replay the whole batch instead`);
     throw e;
   }
-  const plan: AggregationPlan = await savePlan(ctx.store, newRun, new Map(Object.entries(stored.basicCounts).map(([k, v]) => [Number(k), v])), stored.geometry);
+  const counts = new Map(Object.entries(stored.basicCounts).map(([k, v]) => [Number(k), v]));
+  const plan: AggregationPlan = planAggregation(counts, stored.geometry);
 
-  // The proofs below the round, copied key for key.
+  // Every proof below the round must be there before anything is written for the new run.
   const below = [...jobsOfPlan(plan)].filter((c) => c.round < o.fromRound);
   const missing: string[] = [];
   await forEachLimited(below, 16, async (c) => {
-    try {
-      await ctx.store.put(objectKeys.proof(newRun, c), await ctx.store.get(objectKeys.proof(source, c)));
-    } catch (e) {
-      if (e instanceof ObjectNotFoundError) missing.push(objectKeys.proof(source, c));
-      else throw e;
-    }
+    if (!(await ctx.store.exists(objectKeys.proof(source, c)))) missing.push(objectKeys.proof(source, c));
   });
   if (missing.length > 0) {
     throw new OpsError(`run ${o.sourceRun} of batch ${o.batch} lacks ${missing.length} proof(s) below round ${o.fromRound}, e.g. ${missing.slice(0, 3).join(', ')}; replay from an earlier round`);
   }
+
+  // The plan, and the proofs below the round copied key for key.
+  await savePlan(ctx.store, newRun, counts, stored.geometry);
+  result.written = true;
+  await forEachLimited(below, 16, async (c) => {
+    await ctx.store.put(objectKeys.proof(newRun, c), await ctx.store.get(objectKeys.proof(source, c)));
+  });
   result.copied = below.length;
 
   const key = batchRunKey(ctx.version, o.batch, newRun.runId);
@@ -258,9 +264,17 @@ export async function replayBatch(ctx: OpsContext, options: ReplayOptions): Prom
     copied: 0,
     landed: 0,
     produced: [],
+    written: false,
   };
-  if (fromRound === 0) await replayWhole(ctx, { batch: options.batch, sourceRun }, newRun, result);
-  else await replayFromRound(ctx, { batch: options.batch, sourceRun, fromRound }, newRun, result);
+  try {
+    if (fromRound === 0) await replayWhole(ctx, { batch: options.batch, sourceRun }, newRun, result);
+    else await replayFromRound(ctx, { batch: options.batch, sourceRun, fromRound }, newRun, result);
+  } catch (e) {
+    // Failed before writing anything (no BatchJob, no plan, missing proofs): give the run back.
+    if (!result.written && options.targetRun === undefined) await ctx.redis.del(reservationKey(result.batchRunKey)).catch(() => undefined);
+    else if (result.written && e instanceof Error) e.message += ` (finish it with --to-run ${runId} once the cause is fixed)`;
+    throw e;
+  }
   return result;
 }
 

@@ -216,6 +216,13 @@ describe('operator commands (Kafka + Redis + object store)', function () {
   });
 
   it('replay (whole batch): a new run proves the batch again to the same final proof; the core answers already_proven', async () => {
+    // A replay that cannot start (no such batch) fails and keeps no run reserved.
+    const none = await ops(['replay', '--batch', '77']);
+    expect(none.code).to.equal(1);
+    expect(none.err).to.match(/no BatchJob of batch 77/);
+    expect((await ops(['replay', '--batch', '77', '--from-round', '2'])).err).to.match(/no plan in the store/);
+    expect(await pipeline.redis.exists(`ops:replay:{${batchRunKey(version, 77, 1)}}`)).to.equal(0);
+
     const old = frozen(await pipeline.counters.progress(batchRunKey(version, 1, 0)));
     const { code, out } = await ops(['replay', '--batch', '1', '--wait-s', '120', '--core-url', pipeline.core.url]);
     expect(code, JSON.stringify(out)).to.equal(0);
