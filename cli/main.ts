@@ -16,11 +16,11 @@ import { ProofPayload } from '../payload/payload';
 import { createObjectStore } from '../storage';
 import { ensureTopics } from '../topics/admin';
 import { loadGeometry } from '../topics/geometry';
-import { pairsForGroup, runsBatchWitnessGeneration } from '../topics/prover-groups';
+import { defaultProverGroups, isKnownGroup, pairsForGroup, runsBatchWitnessGeneration } from '../topics/prover-groups';
 import { PlanCache } from '../consumers/batch-plan';
 import { startProverProcess } from '../consumers/prover-process';
 import { CoreClient } from '../producers/core-client';
-import { startGateway } from '../producers/gateway';
+import { checkVerificationKeys, startGateway } from '../producers/gateway';
 import { ParsedArgs, UsageError, intFlag, listFlag, parseArgs, stringFlag } from './args';
 import { kafkaClient, pairsFor, startLocalPipeline } from './local-pipeline';
 import { Pair, pairKey } from '../topics/catalog';
@@ -33,7 +33,7 @@ const USAGE = `usage: cli/main.ts <command> [flags]
 
   local    [--batches 3] [--basic-jobs 300] [--circuit-ids 1,2,..] [--leaf-arity 32] [--node-arity 32]
            [--version 24.0] [--seed local] [--payload digest] [--timeout-s 600] [--metrics-port N (default off)]
-  prover   --instance NAME [--group N] [--version 24.0] [--zone Z] [--store URL] [--concurrency 8]
+  prover   --instance NAME [--group N] [--exclude-group N,..] [--version 24.0] [--zone Z] [--store URL] [--concurrency 8]
            [--circuit-ids 1,2,..] [--session-timeout-ms 30000] [--core-url URL (checks verification keys)]
            [--metrics-port N|off (default 0: a free port)] [--metrics-host 127.0.0.1]
   gateway  --instance NAME [--version 24.0] [--core-url URL] [--store URL] [--metrics-port N|off] [--metrics-host H]
@@ -125,12 +125,18 @@ async function runProver(args: ParsedArgs): Promise<void> {
   const instance = stringFlag(args, 'instance', '');
   if (!instance) throw new UsageError('prover needs --instance NAME (stable across restarts: it names the transactional id)');
   const group = intFlag(args, 'group', -1, -1);
-  const log = loggerFor('prover', { version: formatVersion(version), instance, group });
+  // --exclude-group: leave these groups' pairs (and basic witness generation, when its group is
+  // excluded) to their own processes, e.g. "--exclude-group 1" serves every pair but group 1's.
+  const excluded = listFlag(args, 'exclude-group') ?? [];
+  const unknownExcluded = excluded.filter((g) => !isKnownGroup(g));
+  if (unknownExcluded.length > 0) throw new UsageError(`--exclude-group: unknown prover group(s) ${unknownExcluded.join(', ')}`);
+  const excludedPairs = new Set(excluded.flatMap((g) => pairsForGroup(g)).map(pairKey));
+  const pairs = pairsForGroup(group).filter((p) => !excludedPairs.has(pairKey(p)));
+  const log = loggerFor('prover', { version: formatVersion(version), instance, group, ...(excluded.length > 0 ? { excluded } : {}) });
   const kafka = kafkaClient(`prover-${instance}`);
   const redis = new Redis(endpoints.redisUrl);
   const payload = payloadOf(args);
   if (args.flags.has('core-url')) {
-    const { checkVerificationKeys } = await import('../producers/gateway');
     await checkVerificationKeys(new CoreClient(stringFlag(args, 'core-url', endpoints.coreApiUrl), instance), payload, version);
   }
   // Handlers first: a SIGTERM during start-up still ends in a clean stop.
@@ -142,8 +148,8 @@ async function runProver(args: ParsedArgs): Promise<void> {
     store: createObjectStore(stringFlag(args, 'store', defaultStoreUrl())),
     payload,
     version,
-    pairs: restrictPairs(pairsForGroup(group), listFlag(args, 'circuit-ids')),
-    basicWitnessGeneration: !args.flags.has('no-basic-wg') && runsBatchWitnessGeneration(group),
+    pairs: restrictPairs(pairs, listFlag(args, 'circuit-ids')),
+    basicWitnessGeneration: !args.flags.has('no-basic-wg') && runsBatchWitnessGeneration(group) && !excluded.includes(defaultProverGroups().batchWitnessGenerationGroup),
     geometry: loadGeometry(),
     instanceId: instance,
     zone: args.flags.has('zone') ? stringFlag(args, 'zone', '') : null,

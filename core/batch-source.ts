@@ -12,7 +12,7 @@ import {
   tipCommitment,
 } from '../lib/batch-execution';
 import { Logger, loggerFor } from '../lib/logger';
-import { ProtocolVersion, formatVersion } from '../lib/protocol-version';
+import { ProtocolVersion, formatVersion, sameVersion } from '../lib/protocol-version';
 import { basicCircuitIds, isBasicCircuitId } from '../topics/catalog';
 import { BatchRecord, BatchRegistry } from './batch-registry';
 import { Mutex } from './mutex';
@@ -20,6 +20,7 @@ import { CoreStore, batchKeys } from './store';
 
 export interface BatchSourceOptions {
   seed: string;
+  /** Version new batches are sealed under (`useVersion` switches it; `sealNext`/`sealUpTo` can override it per call). */
   version: ProtocolVersion;
   /** Approximate basic circuit instances per batch. */
   basicJobs: number;
@@ -37,10 +38,16 @@ export function sealBatchInput(o: Pick<BatchSourceOptions, 'seed' | 'version' | 
   return generateBatch(o.version, n, o.seed, shape);
 }
 
+export interface SealOptions {
+  /** Seal under this version instead of the current sealing version; the registry must serve it. */
+  version?: ProtocolVersion;
+}
+
 export class BatchSource {
   private readonly mutex = new Mutex();
   private timer: NodeJS.Timeout | null = null;
   private readonly log: Logger;
+  private current: ProtocolVersion;
   readonly circuitIds: number[];
 
   constructor(
@@ -55,18 +62,37 @@ export class BatchSource {
     if (unknown.length > 0) throw new Error(`unknown basic circuit id(s) ${unknown.join(', ')}`);
     if (new Set(this.circuitIds).size !== this.circuitIds.length) throw new Error('basic circuit ids repeat');
     this.log = options.logger ?? loggerFor('core.batch-source');
+    this.current = { minor: options.version.minor, patch: options.version.patch };
+  }
+
+  /** The version new batches are sealed under. */
+  get version(): ProtocolVersion {
+    return { ...this.current };
+  }
+
+  /**
+   * Switches the version later batches (including the periodic ones) are sealed under: the
+   * moment of a protocol upgrade. Batches already sealed keep their version. The registry must
+   * serve `version`, or no prover could be handed the new batches.
+   */
+  useVersion(version: ProtocolVersion): void {
+    this.checkServed(version);
+    if (!sameVersion(version, this.current)) this.log.info({ from: formatVersion(this.current), to: formatVersion(version) }, 'sealing version switched');
+    this.current = { minor: version.minor, patch: version.patch };
   }
 
   /** Seals the batch after the highest recorded one; returns its record. */
-  sealNext(): Promise<BatchRecord> {
-    return this.mutex.runExclusive(() => this.seal(this.registry.highest() + 1));
+  sealNext(options: SealOptions = {}): Promise<BatchRecord> {
+    const version = this.versionFor(options);
+    return this.mutex.runExclusive(() => this.seal(this.registry.highest() + 1, version));
   }
 
   /** Seals batches until batch `count` exists (no-op when it does: a restart does not reseal). */
-  sealUpTo(count: number): Promise<BatchRecord[]> {
+  sealUpTo(count: number, options: SealOptions = {}): Promise<BatchRecord[]> {
+    const version = this.versionFor(options);
     return this.mutex.runExclusive(async () => {
       const out: BatchRecord[] = [];
-      for (let n = this.registry.highest() + 1; n <= count; n++) out.push(await this.seal(n));
+      for (let n = this.registry.highest() + 1; n <= count; n++) out.push(await this.seal(n, version));
       return out;
     });
   }
@@ -80,7 +106,7 @@ export class BatchSource {
       if (reached()) return this.stop();
       // The limit is checked again under the mutex: ticks can queue up behind a slow seal.
       this.mutex
-        .runExclusive(() => (reached() ? null : this.seal(this.registry.highest() + 1)))
+        .runExclusive(() => (reached() ? null : this.seal(this.registry.highest() + 1, this.current)))
         .catch((e: Error) => this.log.error({ err: e }, 'sealing a batch failed'));
     }, everyMs);
     this.timer.unref();
@@ -96,8 +122,20 @@ export class BatchSource {
     await this.mutex.runExclusive(() => undefined);
   }
 
-  private async seal(n: number): Promise<BatchRecord> {
-    const input = sealBatchInput({ ...this.options, circuitIds: this.circuitIds }, n);
+  private versionFor(options: SealOptions): ProtocolVersion {
+    if (options.version === undefined) return this.current;
+    this.checkServed(options.version);
+    return { minor: options.version.minor, patch: options.version.patch };
+  }
+
+  private checkServed(version: ProtocolVersion): void {
+    if (!this.registry.serves(version)) {
+      throw new Error(`cannot seal under ${formatVersion(version)}: the core does not accept it (${this.registry.servedVersions.map(formatVersion).join(', ')})`);
+    }
+  }
+
+  private async seal(n: number, version: ProtocolVersion): Promise<BatchRecord> {
+    const input = sealBatchInput({ ...this.options, version, circuitIds: this.circuitIds }, n);
     const bytes = encodeBatchInput(input);
     const cut = cutIntoInstances(input);
     const instances: Record<string, number> = {};
@@ -109,7 +147,7 @@ export class BatchSource {
     await this.store.put(batchKeys.input(n), bytes);
     const rec = await this.registry.addSealed({
       batch_number: n,
-      protocol_version: this.options.version,
+      protocol_version: version,
       commitment: commitment.toString('hex'),
       seed: this.options.seed,
       input_key: batchKeys.input(n),
@@ -117,7 +155,7 @@ export class BatchSource {
       instances,
     });
     this.log.info(
-      { batch: n, version: formatVersion(this.options.version), ops: input.ops.length, types: Object.keys(instances).length },
+      { batch: n, version: formatVersion(version), ops: input.ops.length, types: Object.keys(instances).length },
       'sealed batch',
     );
     return rec;
