@@ -25,6 +25,20 @@ export interface VerificationKey {
   degreeBits: number;
 }
 
+/** plonky2 called directly from Rust at the sizes of a set's basic and leaf circuits (bench/prover.ts). */
+export interface ReferenceTimes {
+  basicProveS: number;
+  recursionProveS: number;
+  /** basic + recursion */
+  referenceProveS: number;
+  /** CPU seconds (all threads) per proof, medians: comparable on a shared machine. */
+  basicCpuS: number;
+  recursionCpuS: number;
+  basicDegreeBits: number;
+  recursionDegreeBits: number;
+  children: number;
+}
+
 export interface NativeProverAddon {
   /** Witness vector generation: fills the circuit's witness from a job witness (see payload/native.ts) and runs its generators. */
   witnessVector(params: CircuitParams, witness: Buffer): Promise<Buffer>;
@@ -38,6 +52,8 @@ export interface NativeProverAddon {
   verificationKeysSync(params: CircuitParams): VerificationKey[];
   /** [basic id, leaf id] pairs the circuits were built with. */
   catalog(): number[][];
+  /** The benchmark's reference timings (medians of `rounds` proofs each, timed in Rust). */
+  referenceBench(params: CircuitParams, rounds: number): Promise<ReferenceTimes>;
 }
 
 export const ADDON_PATH = path.join(__dirname, 'index.node');

@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
-# Builds the native prover from source:
-#   native-prover/index.node                  the Node addon (napi-rs cdylib, release)
-#   .local/native-prover/reference-bench      plain-Rust reference timings for bench/prover.ts
-# Both paths are git-ignored. Safe to run again: when no input changed since the last build
+# Builds the native prover from source into native-prover/index.node (the Node addon, a
+# napi-rs cdylib built in release mode; git-ignored). Safe to run again: when no input changed since the last build
 # (sources, Cargo.lock, rustc, flags) it only checks a stamp and exits.
 #
 #   native-prover/build.sh [--check]    --check: exit 1 when a build is needed, build nothing
@@ -14,7 +12,6 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$HERE")"
 OUT_DIR="$ROOT/.local/native-prover"
 ADDON="$HERE/index.node"
-REFERENCE="$OUT_DIR/reference-bench"
 STAMP="$OUT_DIR/build.stamp"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/kafka-prover/cargo-target}"
@@ -41,7 +38,7 @@ inputs_hash() {
 }
 
 want="$(inputs_hash)"
-if [[ -f "$ADDON" && -x "$REFERENCE" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
+if [[ -f "$ADDON" && -f "$STAMP" && "$(cat "$STAMP")" == "$want" ]]; then
   exit 0
 fi
 if [[ "${1:-}" == "--check" ]]; then
@@ -51,14 +48,9 @@ fi
 
 mkdir -p "$OUT_DIR"
 start=$(date +%s)
-log "cargo build --release (addon; the first build takes several minutes)"
+log "cargo build --release (the first build takes several minutes)"
 cargo build --release --locked -j "$JOBS" --manifest-path "$HERE/Cargo.toml" --lib >&2
 cp -f "$CARGO_TARGET_DIR/release/libnative_prover.so" "$ADDON.tmp"
 mv -f "$ADDON.tmp" "$ADDON"
-log "cargo build --release (reference benchmark binary)"
-cargo build --release --locked -j "$JOBS" --manifest-path "$HERE/Cargo.toml" \
-  --no-default-features --features reference --bin reference-bench >&2
-cp -f "$CARGO_TARGET_DIR/release/reference-bench" "$REFERENCE.tmp"
-mv -f "$REFERENCE.tmp" "$REFERENCE"
 echo "$want" >"$STAMP"
-log "built in $(($(date +%s) - start)) s: $ADDON, $REFERENCE"
+log "built in $(($(date +%s) - start)) s: $ADDON"

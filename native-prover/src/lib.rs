@@ -2,6 +2,7 @@
 //! two proving steps, verification outside a circuit, and (feature `node`) the Node-API addon.
 pub mod circuits;
 pub mod prover;
+pub mod reference;
 
 #[cfg(feature = "node")]
 mod node;

@@ -136,3 +136,46 @@ pub fn verification_keys_sync(params: CircuitParams) -> Result<Vec<VerificationK
 pub fn catalog() -> Vec<Vec<u32>> {
     crate::circuits::BASIC_IDS.iter().map(|&b| vec![b, crate::circuits::leaf_id_for_basic(b).unwrap_or(0)]).collect()
 }
+
+#[napi(object)]
+pub struct ReferenceTimes {
+    pub basic_prove_s: f64,
+    pub recursion_prove_s: f64,
+    /// basic + recursion
+    pub reference_prove_s: f64,
+    /// CPU seconds (all threads) per proof, medians.
+    pub basic_cpu_s: f64,
+    pub recursion_cpu_s: f64,
+    pub basic_degree_bits: u32,
+    pub recursion_degree_bits: u32,
+    pub children: u32,
+}
+
+pub struct ReferenceTask(SetParams, usize);
+impl Task for ReferenceTask {
+    type Output = crate::reference::ReferenceTimes;
+    type JsValue = ReferenceTimes;
+    fn compute(&mut self) -> Result<Self::Output> {
+        let (p, rounds) = (self.0, self.1);
+        prover::guarded("reference benchmark", || crate::reference::reference(p, rounds)).map_err(err)
+    }
+    fn resolve(&mut self, _env: Env, r: Self::Output) -> Result<ReferenceTimes> {
+        Ok(ReferenceTimes {
+            basic_prove_s: r.basic_prove_s,
+            recursion_prove_s: r.recursion_prove_s,
+            reference_prove_s: r.basic_prove_s + r.recursion_prove_s,
+            basic_cpu_s: r.basic_cpu_s,
+            recursion_cpu_s: r.recursion_cpu_s,
+            basic_degree_bits: r.basic_degree_bits as u32,
+            recursion_degree_bits: r.recursion_degree_bits as u32,
+            children: r.children as u32,
+        })
+    }
+}
+
+/// The benchmark's reference: plonky2 called directly from Rust on circuits of the sizes of this
+/// set's basic and leaf circuits (see src/reference.rs). Timed inside Rust.
+#[napi]
+pub fn reference_bench(params: CircuitParams, rounds: u32) -> AsyncTask<ReferenceTask> {
+    AsyncTask::new(ReferenceTask(params.into(), rounds as usize))
+}
