@@ -470,6 +470,9 @@ pub fn prove(set: &CircuitSet, vector: &[u8]) -> Result<Vec<u8>> {
     let proof = guarded("proving", || {
         prove_with_partition_witness::<F, C, D>(&data.prover_only, &data.common, pw, &mut TimingTree::default())
     })?;
+    // Copy constraints are enforced while the witness is generated; a gate constraint that the
+    // witness breaks only shows in the proof. Never hand out a proof that does not verify.
+    guarded("verification", || data.verify(proof.clone()).context("the witness does not satisfy the circuit: the proof does not verify"))?;
     encode_proof(round, circuit_id, &proof)
 }
 
