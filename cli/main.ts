@@ -12,10 +12,11 @@ import { loggerFor, rootLogger } from '../lib/logger';
 import { DEFAULT_PROTOCOL_VERSION, ProtocolVersion, formatVersion, parseVersion } from '../lib/protocol-version';
 import { installSignalHandlers } from '../processor';
 import { DigestPayload } from '../payload/digest';
+import { NativePayload } from '../payload/native';
 import { ProofPayload } from '../payload/payload';
 import { createObjectStore } from '../storage';
 import { ensureTopics } from '../topics/admin';
-import { loadGeometry } from '../topics/geometry';
+import { Geometry, loadGeometry } from '../topics/geometry';
 import { defaultProverGroups, isKnownGroup, pairsForGroup, runsBatchWitnessGeneration } from '../topics/prover-groups';
 import { PlanCache } from '../consumers/batch-plan';
 import { startProverProcess } from '../consumers/prover-process';
@@ -57,10 +58,12 @@ function metricsPortOf(args: ParsedArgs, fallback: number | null): number | null
   }
 }
 
-function payloadOf(args: ParsedArgs): ProofPayload {
+/** The proof payload of a run: `digest` (hash commitments) or `native` (plonky2 proofs; its circuits take the run's arities). */
+function payloadOf(args: ParsedArgs, geometry: Geometry = loadGeometry()): ProofPayload {
   const name = stringFlag(args, 'payload', 'digest');
   if (name === 'digest') return new DigestPayload();
-  throw new UsageError(`unknown payload "${name}" (available: digest)`);
+  if (name === 'native') return new NativePayload({ leafArity: geometry.leafArity, nodeArity: geometry.nodeArity, tipCapacity: geometry.tipCapacity });
+  throw new UsageError(`unknown payload "${name}" (available: digest, native)`);
 }
 
 const defaultStoreUrl = () => `file://${localDir}/prover-store`;
@@ -85,7 +88,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
     circuitIds: listFlag(args, 'circuit-ids'),
     geometry: { ...geometry, leafArity, nodeArity },
     seed: stringFlag(args, 'seed', 'local'),
-    payload: payloadOf(args),
+    payload: payloadOf(args, { ...geometry, leafArity, nodeArity }),
     storeUrl: `file://${localDir}/runs/${runId}/prover-store`,
     coreStoreUrl: `file://${localDir}/runs/${runId}/core-store`,
     instancePrefix: `local-${runId}`,
