@@ -6,7 +6,8 @@
 // proof size; the process's peak memory; and the same work done by plonky2 called directly from
 // Rust (native-prover/src/reference.rs, timed inside Rust: a basic-size circuit and one
 // recursion layer over two of its proofs, at the same degrees), in the same run. binding_ratio
-// is our basic + leaf prove time over the reference's basic + recursion prove time.
+// is our basic + leaf prove time over the reference's basic + recursion prove time, both the
+// best of three interleaved runs (wall time; binding_ratio_cpu compares CPU time).
 //
 // --default-geometry also builds the default circuit set (arities 32/32, tip capacity 20) and
 // reports its build time and degrees.
@@ -15,7 +16,7 @@
 //   {"levels":{"basic":{"prove_s":..,"verify_ms":..,"proof_bytes":..},...},"reference_prove_s":R,"binding_ratio":X,...}
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { BatchInput, BatchOp } from '../lib/batch-execution';
+import { BatchInput, BatchOp, cutIntoInstances, encodeInstanceWitness } from '../lib/batch-execution';
 import { ProtocolVersion } from '../lib/protocol-version';
 import { loadNativeProver } from '../native-prover/binding';
 import { NativePayload } from '../payload/native';
@@ -24,6 +25,7 @@ import { coordinatesOf, proveBatchWithDigest } from '../test/core/prove-batch-wi
 
 const V: ProtocolVersion = { minor: 24, patch: 0 };
 const SMALL = { leafArity: 2, nodeArity: 2, tipCapacity: 2, instanceCapacity: 4, maxOpBytes: 32 };
+const BINDING_ROUNDS = 3;
 const LEVELS = ['basic', 'leaf', 'node', 'tip', 'scheduler', 'compression'] as const;
 
 interface Sample {
@@ -149,13 +151,50 @@ async function main(): Promise<void> {
     );
   });
 
-  const ref = await loadNativeProver().referenceBench(payload.params(V), 3);
-  const ours = levels.basic.prove_s + levels.leaf.prove_s;
-  const bindingRatio = round3(ours / ref.referenceProveS);
-  const bindingRatioCpu = round3((levels.basic.prove_cpu_s + levels.leaf.prove_cpu_s) / (ref.basicCpuS + ref.recursionCpuS));
+  // Binding overhead: our basic + leaf-over-two (witness vector + proving, through Node) against
+  // plonky2 called directly (basic + recursion over two, timed in Rust), interleaved, best of
+  // BINDING_ROUNDS each, so that load from other processes on a shared machine cancels out.
+  const addon = loadNativeProver();
+  const params = payload.params(V);
+  const basicJob = coordinatesOf(input, { round: 0, circuitId: 1, depth: 0, seq: 0 });
+  const leafJob = coordinatesOf(input, { round: 1, circuitId: 3, depth: 0, seq: 0 });
+  const basicWitness = await payload.generateWitness(basicJob, {
+    kind: 'basic',
+    witness: encodeInstanceWitness(cutIntoInstances(input).get(1)![0]),
+  });
+  const leafWitness = await payload.generateWitness(leafJob, {
+    kind: 'aggregate',
+    children: [0, 1].map((seq) => ({
+      coordinates: coordinatesOf(input, { round: 0, circuitId: 1, depth: 0, seq }),
+      proof: proved.proofs.get(`r0/c1/d0/s${seq}`)!,
+    })),
+  });
+  const twoSteps = async (job: JobCoordinates, witness: Buffer) => {
+    const t0 = performance.now();
+    const c0 = cpuS();
+    await payload.prove(job, await payload.generateWitnessVector(job, witness));
+    return { s: (performance.now() - t0) / 1000, cpu: cpuS() - c0 };
+  };
+  let best = { ours: Infinity, oursCpu: Infinity, ref: Infinity, refCpu: Infinity };
+  let ref = await addon.referenceBench(params, 1);
+  for (let i = 0; i < BINDING_ROUNDS; i++) {
+    const b = await twoSteps(basicJob, basicWitness);
+    const l = await twoSteps(leafJob, leafWitness);
+    const r = await addon.referenceBench(params, 1);
+    if (r.referenceProveS < best.ref) ref = r;
+    best = {
+      ours: Math.min(best.ours, b.s + l.s),
+      oursCpu: Math.min(best.oursCpu, b.cpu + l.cpu),
+      ref: Math.min(best.ref, r.referenceProveS),
+      refCpu: Math.min(best.refCpu, r.basicCpuS + r.recursionCpuS),
+    };
+  }
+  const bindingRatio = round3(best.ours / best.ref);
+  const bindingRatioCpu = round3(best.oursCpu / best.refCpu);
   console.log(
-    `reference (plonky2 from Rust, degrees 2^${ref.basicDegreeBits} and 2^${ref.recursionDegreeBits}): basic ${ref.basicProveS.toFixed(3)} s + ` +
-      `recursion over ${ref.children} ${ref.recursionProveS.toFixed(3)} s = ${ref.referenceProveS.toFixed(3)} s; ours ${ours.toFixed(3)} s; binding ratio ${bindingRatio} (by CPU time ${bindingRatioCpu})`,
+    `reference (plonky2 from Rust, degrees 2^${ref.basicDegreeBits} and 2^${ref.recursionDegreeBits}), best of ${BINDING_ROUNDS}: ` +
+      `basic + recursion over ${ref.children} = ${best.ref.toFixed(3)} s (cpu ${best.refCpu.toFixed(3)} s); ` +
+      `ours basic + leaf over 2 = ${best.ours.toFixed(3)} s (cpu ${best.oursCpu.toFixed(3)} s); binding ratio ${bindingRatio} (by CPU time ${bindingRatioCpu})`,
   );
 
   let defaultBuild: { build_s: number; degrees: Record<string, number> } | undefined;
@@ -182,8 +221,9 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       levels,
-      reference_prove_s: round3(ref.referenceProveS),
-      reference: ref,
+      reference_prove_s: round3(best.ref),
+      reference: { ...ref, best_prove_s: round3(best.ref), best_cpu_s: round3(best.refCpu) },
+      ours_basic_plus_leaf: { best_prove_s: round3(best.ours), best_cpu_s: round3(best.oursCpu) },
       binding_ratio: bindingRatio,
       binding_ratio_cpu: bindingRatioCpu,
       machine: { cpus: os.cpus().length, loadavg_1m: round3(os.loadavg()[0]) },
