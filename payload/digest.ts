@@ -12,8 +12,9 @@ import {
 } from '../lib/batch-execution';
 import { sha256 } from '../lib/hash';
 import { ProtocolVersion } from '../lib/protocol-version';
-import { AggregationRound, basicIdForLeaf, isLeafCircuitId } from '../topics/catalog';
+import { AggregationRound, basicIdForLeaf } from '../topics/catalog';
 import { ChildProof, JobCoordinates, ProofPayload, ProofRejectedError, VerifyResult, WitnessInput } from './payload';
+import { assertChildPlacement, describeCoordinates, sameCoordinates } from './coordinates';
 
 const MAGIC = Buffer.from('ZKPD');
 const ZERO = Buffer.alloc(32);
@@ -66,21 +67,7 @@ export function decodeStatement(body: Buffer): DigestStatement {
   };
 }
 
-function sameCoordinates(a: JobCoordinates, b: JobCoordinates): boolean {
-  return (
-    a.protocolVersion.minor === b.protocolVersion.minor &&
-    a.protocolVersion.patch === b.protocolVersion.patch &&
-    a.batchNumber === b.batchNumber &&
-    a.round === b.round &&
-    a.circuitId === b.circuitId &&
-    a.depth === b.depth &&
-    a.sequence === b.sequence
-  );
-}
 
-function describe(c: JobCoordinates): string {
-  return `v${c.protocolVersion.minor}.${c.protocolVersion.patch} batch ${c.batchNumber} r${c.round} c${c.circuitId} d${c.depth} s${c.sequence}`;
-}
 
 export class DigestPayload implements ProofPayload {
   readonly name = 'digest';
@@ -105,7 +92,7 @@ export class DigestPayload implements ProofPayload {
 
   async generateWitnessVector(job: JobCoordinates, witness: Buffer): Promise<Buffer> {
     const s = decodeStatement(witness);
-    if (!sameCoordinates(s, job)) throw new ProofRejectedError(`witness is for ${describe(s)}, not ${describe(job)}`);
+    if (!sameCoordinates(s, job)) throw new ProofRejectedError(`witness is for ${describeCoordinates(s)}, not ${describeCoordinates(job)}`);
     return witness;
   }
 
@@ -135,10 +122,10 @@ export class DigestPayload implements ProofPayload {
   private check(job: JobCoordinates, proof: Buffer): DigestStatement {
     if (proof.length !== DIGEST_PROOF_BYTES) throw new ProofRejectedError(`proof has ${proof.length} bytes, expected ${DIGEST_PROOF_BYTES}`);
     const s = decodeStatement(proof);
-    if (!sameCoordinates(s, job)) throw new ProofRejectedError(`proof is for ${describe(s)}, expected ${describe(job)}`);
+    if (!sameCoordinates(s, job)) throw new ProofRejectedError(`proof is for ${describeCoordinates(s)}, expected ${describeCoordinates(job)}`);
     const body = proof.subarray(0, BODY_BYTES);
     const expected = sha256(this.key(job.protocolVersion, job.round), body);
-    if (!expected.equals(proof.subarray(BODY_BYTES))) throw new ProofRejectedError(`proof for ${describe(job)} does not verify`);
+    if (!expected.equals(proof.subarray(BODY_BYTES))) throw new ProofRejectedError(`proof for ${describeCoordinates(job)} does not verify`);
     return s;
   }
 
@@ -147,13 +134,13 @@ export class DigestPayload implements ProofPayload {
       if (input.kind !== 'basic') throw new ProofRejectedError('a basic job takes a circuit witness');
       const w = decodeInstanceWitness(input.witness);
       if (w.circuitId !== job.circuitId || w.sequence !== job.sequence) {
-        throw new ProofRejectedError(`witness is for c${w.circuitId} s${w.sequence}, not ${describe(job)}`);
+        throw new ProofRejectedError(`witness is for c${w.circuitId} s${w.sequence}, not ${describeCoordinates(job)}`);
       }
       const stateOut = applyOps(w.stateIn, w.ops);
       return { ...job, count: 1, stateIn: w.stateIn, stateOut, extra: ZERO };
     }
     if (input.kind !== 'aggregate' || input.children.length === 0) {
-      throw new ProofRejectedError(`an aggregation job (${describe(job)}) takes at least one child proof`);
+      throw new ProofRejectedError(`an aggregation job (${describeCoordinates(job)}) takes at least one child proof`);
     }
     const children = input.children.map((c) => this.checkChild(job, c));
     const root = sha256('zkp/children', ...input.children.map((c) => c.proof.subarray(BODY_BYTES)));
@@ -188,16 +175,16 @@ export class DigestPayload implements ProofPayload {
   }
 
   private single(job: JobCoordinates, children: DigestStatement[]): DigestStatement[] {
-    if (children.length !== 1) throw new ProofRejectedError(`${describe(job)} takes exactly one child, got ${children.length}`);
+    if (children.length !== 1) throw new ProofRejectedError(`${describeCoordinates(job)} takes exactly one child, got ${children.length}`);
     return children;
   }
 
   /** Leaf and node: children of one type, consecutive, each starting where the previous ended. */
   private chain(job: JobCoordinates, children: DigestStatement[], root: Buffer): DigestStatement {
     for (let i = 1; i < children.length; i++) {
-      if (children[i].sequence !== children[i - 1].sequence + 1) throw new ProofRejectedError(`children of ${describe(job)} are not consecutive`);
+      if (children[i].sequence !== children[i - 1].sequence + 1) throw new ProofRejectedError(`children of ${describeCoordinates(job)} are not consecutive`);
       if (!children[i].stateIn.equals(children[i - 1].stateOut)) {
-        throw new ProofRejectedError(`children of ${describe(job)} do not chain at s${children[i].sequence}`);
+        throw new ProofRejectedError(`children of ${describeCoordinates(job)} do not chain at s${children[i].sequence}`);
       }
     }
     const count = children.reduce((a, c) => a + c.count, 0);
@@ -207,22 +194,7 @@ export class DigestPayload implements ProofPayload {
   /** A child must verify, be made for its expected place, and be of the level this job aggregates. */
   private checkChild(job: JobCoordinates, child: ChildProof): DigestStatement {
     const c = child.coordinates;
-    const expectedRound = job.round === AggregationRound.NodeAggregation && job.depth > 0 ? job.round : job.round - 1;
-    if (c.round !== expectedRound) throw new ProofRejectedError(`${describe(job)} cannot take a round ${c.round} proof`);
-    if (c.batchNumber !== job.batchNumber) throw new ProofRejectedError(`child proof of batch ${c.batchNumber} given to batch ${job.batchNumber}`);
-    if (c.protocolVersion.minor !== job.protocolVersion.minor || c.protocolVersion.patch !== job.protocolVersion.patch) {
-      throw new ProofRejectedError('child proof of another protocol version');
-    }
-    if (job.round === AggregationRound.LeafAggregation && c.circuitId !== basicIdForLeaf(job.circuitId)) {
-      throw new ProofRejectedError(`leaf c${job.circuitId} cannot take a proof of basic circuit c${c.circuitId}`);
-    }
-    if (job.round === AggregationRound.NodeAggregation) {
-      if (c.circuitId !== job.circuitId) throw new ProofRejectedError(`node c${job.circuitId} cannot take a proof of c${c.circuitId}`);
-      if (job.depth > 0 && c.depth !== job.depth - 1) throw new ProofRejectedError(`node at depth ${job.depth} cannot take depth ${c.depth}`);
-    }
-    if (job.round === AggregationRound.RecursionTip && !isLeafCircuitId(c.circuitId)) {
-      throw new ProofRejectedError(`recursion tip cannot take a proof of c${c.circuitId}`);
-    }
+    assertChildPlacement(job, c);
     return this.check(c, child.proof);
   }
 }

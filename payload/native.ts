@@ -24,6 +24,7 @@ import {
 } from '../topics/catalog';
 import { DEFAULT_GEOMETRY } from '../topics/geometry';
 import { ChildProof, JobCoordinates, ProofPayload, ProofRejectedError, VerifyResult, WitnessInput } from './payload';
+import { assertChildPlacement, describeCoordinates, sameCoordinates } from './coordinates';
 
 export interface NativePayloadOptions {
   /** Basic proofs per leaf job; must be the pipeline's geometry (default 32). */
@@ -239,21 +240,7 @@ export function topStatement(proof: Buffer): TopStatement {
   };
 }
 
-function sameCoordinates(a: JobCoordinates, b: JobCoordinates): boolean {
-  return (
-    a.protocolVersion.minor === b.protocolVersion.minor &&
-    a.protocolVersion.patch === b.protocolVersion.patch &&
-    a.batchNumber === b.batchNumber &&
-    a.round === b.round &&
-    a.circuitId === b.circuitId &&
-    a.depth === b.depth &&
-    a.sequence === b.sequence
-  );
-}
 
-function describe(c: JobCoordinates): string {
-  return `${formatVersion(c.protocolVersion)} batch ${c.batchNumber} r${c.round} c${c.circuitId} d${c.depth} s${c.sequence}`;
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -307,7 +294,7 @@ export class NativePayload implements ProofPayload {
         throw e;
       }
       if (w.circuitId !== job.circuitId || w.sequence !== job.sequence) {
-        throw new ProofRejectedError(`witness is for c${w.circuitId} s${w.sequence}, not ${describe(job)}`);
+        throw new ProofRejectedError(`witness is for c${w.circuitId} s${w.sequence}, not ${describeCoordinates(job)}`);
       }
       if (w.ops.length > this.geometry.instanceCapacity) {
         throw new ProofRejectedError(`instance has ${w.ops.length} operations, the basic circuits take ${this.geometry.instanceCapacity}`);
@@ -318,14 +305,14 @@ export class NativePayload implements ProofPayload {
       return encodeNativeWitness(job, { kind: 'basic', stateIn: w.stateIn, stateOut: w.stateOut, ops: w.ops });
     }
     if (input.kind !== 'aggregate' || input.children.length === 0) {
-      throw new ProofRejectedError(`an aggregation job (${describe(job)}) takes at least one child proof`);
+      throw new ProofRejectedError(`an aggregation job (${describeCoordinates(job)}) takes at least one child proof`);
     }
     for (const child of input.children) await this.checkChild(job, child);
     if (job.round === AggregationRound.LeafAggregation || job.round === AggregationRound.NodeAggregation) {
       const s = input.children.map((c) => chainStatement(c.proof));
       for (let i = 1; i < s.length; i++) {
-        if (s[i].sequence !== s[i - 1].sequence + 1) throw new ProofRejectedError(`children of ${describe(job)} are not consecutive`);
-        if (!s[i].stateIn.equals(s[i - 1].stateOut)) throw new ProofRejectedError(`children of ${describe(job)} do not chain at s${s[i].sequence}`);
+        if (s[i].sequence !== s[i - 1].sequence + 1) throw new ProofRejectedError(`children of ${describeCoordinates(job)} are not consecutive`);
+        if (!s[i].stateIn.equals(s[i - 1].stateOut)) throw new ProofRejectedError(`children of ${describeCoordinates(job)} do not chain at s${s[i].sequence}`);
       }
     }
     if (job.round === AggregationRound.RecursionTip) {
@@ -341,18 +328,18 @@ export class NativePayload implements ProofPayload {
       }
     }
     if ((job.round === AggregationRound.Scheduler || job.round === AggregationRound.Compression) && input.children.length !== 1) {
-      throw new ProofRejectedError(`${describe(job)} takes exactly one child, got ${input.children.length}`);
+      throw new ProofRejectedError(`${describeCoordinates(job)} takes exactly one child, got ${input.children.length}`);
     }
     return encodeNativeWitness(job, { kind: 'aggregate', children: input.children.map((c) => c.proof) });
   }
 
   async generateWitnessVector(job: JobCoordinates, witness: Buffer): Promise<Buffer> {
     const c = witnessCoordinates(witness);
-    if (!sameCoordinates(c, job)) throw new ProofRejectedError(`witness is for ${describe(c)}, not ${describe(job)}`);
+    if (!sameCoordinates(c, job)) throw new ProofRejectedError(`witness is for ${describeCoordinates(c)}, not ${describeCoordinates(job)}`);
     try {
       return await this.addon.witnessVector(this.params(job.protocolVersion), witness);
     } catch (e) {
-      throw new ProofRejectedError(`${describe(job)}: ${(e as Error).message}`);
+      throw new ProofRejectedError(`${describeCoordinates(job)}: ${(e as Error).message}`);
     }
   }
 
@@ -404,16 +391,16 @@ export class NativePayload implements ProofPayload {
   /** Verifies `proof` for the place `job`: plonky2's verifier, the statement's coordinates, and the outside-circuit checks. */
   private async check(job: JobCoordinates, proof: Buffer): Promise<void> {
     const header = readProofHeader(proof);
-    if (header.round !== job.round) throw new ProofRejectedError(`proof of round ${header.round}, expected ${describe(job)}`);
+    if (header.round !== job.round) throw new ProofRejectedError(`proof of round ${header.round}, expected ${describeCoordinates(job)}`);
     const claimed = coordinatesOf(header.publicInputs);
-    if (!sameCoordinates(claimed, job)) throw new ProofRejectedError(`proof is for ${describe(claimed)}, expected ${describe(job)}`);
+    if (!sameCoordinates(claimed, job)) throw new ProofRejectedError(`proof is for ${describeCoordinates(claimed)}, expected ${describeCoordinates(job)}`);
     const reason = await this.addon.verify(this.params(job.protocolVersion), job.round, job.circuitId, proof);
-    if (reason !== null) throw new ProofRejectedError(`proof for ${describe(job)} does not verify: ${reason}`);
+    if (reason !== null) throw new ProofRejectedError(`proof for ${describeCoordinates(job)} does not verify: ${reason}`);
     if (job.round >= AggregationRound.RecursionTip) {
       const s = topStatement(proof);
       for (const t of s.types) {
         if (!t.initialState.equals(initialState(job.protocolVersion, job.batchNumber, t.basicCircuitId))) {
-          throw new ProofRejectedError(`proof for ${describe(job)}: type c${t.basicCircuitId} does not start at its initial state`);
+          throw new ProofRejectedError(`proof for ${describeCoordinates(job)}: type c${t.basicCircuitId} does not start at its initial state`);
         }
       }
     }
@@ -422,22 +409,7 @@ export class NativePayload implements ProofPayload {
   /** A child must be made for its expected place, be of the level this job aggregates, and verify. */
   private async checkChild(job: JobCoordinates, child: ChildProof): Promise<void> {
     const c = child.coordinates;
-    const expectedRound = job.round === AggregationRound.NodeAggregation && job.depth > 0 ? job.round : job.round - 1;
-    if (c.round !== expectedRound) throw new ProofRejectedError(`${describe(job)} cannot take a round ${c.round} proof`);
-    if (c.batchNumber !== job.batchNumber) throw new ProofRejectedError(`child proof of batch ${c.batchNumber} given to batch ${job.batchNumber}`);
-    if (c.protocolVersion.minor !== job.protocolVersion.minor || c.protocolVersion.patch !== job.protocolVersion.patch) {
-      throw new ProofRejectedError('child proof of another protocol version');
-    }
-    if (job.round === AggregationRound.LeafAggregation && c.circuitId !== basicIdForLeaf(job.circuitId)) {
-      throw new ProofRejectedError(`leaf c${job.circuitId} cannot take a proof of basic circuit c${c.circuitId}`);
-    }
-    if (job.round === AggregationRound.NodeAggregation) {
-      if (c.circuitId !== job.circuitId) throw new ProofRejectedError(`node c${job.circuitId} cannot take a proof of c${c.circuitId}`);
-      if (job.depth > 0 && c.depth !== job.depth - 1) throw new ProofRejectedError(`node at depth ${job.depth} cannot take depth ${c.depth}`);
-    }
-    if (job.round === AggregationRound.RecursionTip && !isLeafCircuitId(c.circuitId)) {
-      throw new ProofRejectedError(`recursion tip cannot take a proof of c${c.circuitId}`);
-    }
+    assertChildPlacement(job, c);
     await this.check(c, child.proof);
   }
 }
