@@ -5,10 +5,31 @@
 // commits the contiguous prefix once the jobs' results are produced.
 import { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs';
 import { Logger, loggerFor } from '../../lib/logger';
-import { BoundedQueue } from '../../processor/bounded-queue';
+import { BoundedQueue, Taken } from '../../processor/bounded-queue';
 import { JobPicker, PickedJob } from '../../processor/job-picker';
 import { OffsetTracker } from './offset-tracker';
 import { Completion, OutgoingRecord, TransactionalCommitter } from './transactional-committer';
+
+// kafkajs 2.2.4 keeps a 1 ms timer loop running on every connection's request queue even when
+// nothing waits in it (tulios/kafkajs#1556, #1604, #1704; fix proposed in #1667). A prover process
+// has a consumer, so two connections, per pair topic: the loops alone kept a resting process at
+// 20-25 % of a core. Checking the queue is only needed while requests wait in it (a request
+// pushed later schedules the check itself), so skip the timer when none do.
+(function skipIdleRequestQueueChecks(): void {
+  const version = (require('kafkajs/package.json') as { version: string }).version;
+  if (version !== '2.2.4') return; // the loop is that version's; leave any other alone
+  const RequestQueue = require('kafkajs/src/network/requestQueue') as { prototype: { pending: unknown[]; scheduleCheckPendingRequests(): void } };
+  const schedule = RequestQueue.prototype.scheduleCheckPendingRequests;
+  if (typeof schedule !== 'function' || (schedule as { skipsIdle?: boolean }).skipsIdle) return;
+  const skipsIdle = function (this: { pending: unknown[] }): void {
+    if (this.pending.length > 0) schedule.call(this);
+  };
+  (skipsIdle as { skipsIdle?: boolean }).skipsIdle = true;
+  RequestQueue.prototype.scheduleCheckPendingRequests = skipsIdle;
+})();
+
+/** The reason a poll ends: shared, so an idle poll does not build an exception each time. */
+const POLL_ENDED = new Error('poll ended');
 
 export interface ConsumedMessage {
   groupId: string;
@@ -60,7 +81,9 @@ export class KafkaJobPicker<T> implements JobPicker<T, KafkaJobMeta<T>> {
       rackId: options.rackId,
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
-      maxWaitTimeInMs: Number(process.env.ZKP_FETCH_WAIT_MS ?? 250),
+      // A long poll: the broker answers as soon as committed records arrive, so this bounds
+      // only how often an idle consumer asks again (65 consumer groups per prover process).
+      maxWaitTimeInMs: Number(process.env.ZKP_FETCH_WAIT_MS ?? 1000),
     });
     this.queue = new BoundedQueue(options.queueSize ?? 256);
     this.tracker = options.committer.trackerFor(options.groupId);
@@ -81,8 +104,17 @@ export class KafkaJobPicker<T> implements JobPicker<T, KafkaJobMeta<T>> {
   }
 
   private async onBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    let lastHeartbeat = Date.now();
     for (const message of batch.messages) {
       if (!isRunning() || isStale()) return;
+      // kafkajs heartbeats only when asked to: a batch of thousands of jobs takes the executors
+      // longer than the session timeout to work through, even when the queue never stays full
+      // for long. Without this the member is evicted, the group rebalances and every handed-out
+      // job not yet committed is fetched and run again.
+      if (Date.now() - lastHeartbeat >= 1000) {
+        await heartbeat();
+        lastHeartbeat = Date.now();
+      }
       const consumed = this.consumed(batch.topic, batch.partition, message);
       this.tracker.begin(batch.topic, batch.partition, message.offset);
       this.stats.fetched++;
@@ -96,17 +128,22 @@ export class KafkaJobPicker<T> implements JobPicker<T, KafkaJobMeta<T>> {
       }
       const wait = (this.options.notBefore?.(job) ?? 0) - Date.now();
       if (wait > 0) await this.sleepWithHeartbeats(wait, heartbeat, isRunning);
-      // Wait for room, heartbeating so a slow executor does not get this member evicted.
-      while (!(await this.putWithTimeout({ ...consumed, job, pickedAtMs: 0 }, 1000))) {
-        if (!isRunning() || isStale()) return;
-        await heartbeat();
+      const item = consumed as KafkaJobMeta<T>;
+      item.job = job;
+      // Room now (the usual case while the executors keep up): no timer, no abort signal.
+      if (this.queue.size >= this.queue.capacity || !(await this.queue.put(item))) {
+        // Wait for room, heartbeating so a slow executor does not get this member evicted.
+        while (!(await this.putWithTimeout(item, 1000))) {
+          if (!isRunning() || isStale()) return;
+          await heartbeat();
+        }
       }
       resolveOffset(message.offset);
     }
     await heartbeat();
   }
 
-  private consumed(topic: string, partition: number, m: KafkaMessage): ConsumedMessage {
+  private consumed(topic: string, partition: number, m: KafkaMessage): ConsumedMessage & { job?: T } {
     return {
       groupId: this.options.groupId,
       topic,
@@ -115,6 +152,7 @@ export class KafkaJobPicker<T> implements JobPicker<T, KafkaJobMeta<T>> {
       key: m.key ? m.key.toString() : null,
       value: m.value ?? Buffer.alloc(0),
       pickedAtMs: 0,
+      job: undefined,
     };
   }
 
@@ -145,19 +183,26 @@ export class KafkaJobPicker<T> implements JobPicker<T, KafkaJobMeta<T>> {
   }
 
   async pick(signal: AbortSignal): Promise<PickedJob<T, KafkaJobMeta<T>> | null> {
+    // A job is waiting (the usual case under load): take it without a timer or a listener.
+    if (this.queue.size > 0 && !signal.aborted) return this.handOut(await this.queue.take());
     const ac = new AbortController();
-    const onAbort = () => ac.abort();
+    const onAbort = () => ac.abort(POLL_ENDED);
     signal.addEventListener('abort', onAbort, { once: true });
-    const t = setTimeout(() => ac.abort(), this.options.pollTimeoutMs ?? 500);
+    const t = setTimeout(() => ac.abort(POLL_ENDED), this.options.pollTimeoutMs ?? 500);
     try {
-      const taken = await this.queue.take(ac.signal);
-      if (taken.done) return null;
-      const metadata = { ...taken.value, pickedAtMs: Date.now() };
-      return { input: metadata.job, metadata };
+      return this.handOut(await this.queue.take(ac.signal));
     } finally {
       clearTimeout(t);
       signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  private handOut(taken: Taken<KafkaJobMeta<T>>): PickedJob<T, KafkaJobMeta<T>> | null {
+    if (taken.done) return null;
+    // The item was made for this hand-out alone (onBatch): stamp it rather than copy it.
+    const metadata = taken.value;
+    metadata.pickedAtMs = Date.now();
+    return { input: metadata.job, metadata };
   }
 
   /** Stops fetching. Jobs already handed out are still saved and committed by their saver. */

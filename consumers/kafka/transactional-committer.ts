@@ -3,9 +3,10 @@
 // the jobs came from. Either all of it becomes visible to read_committed consumers, or none
 // of it does and the jobs are redelivered. Shared by every consumer of a process, so one
 // commit covers many jobs of many pair topics.
-import { Kafka, Message, Producer } from 'kafkajs';
+import { Kafka, Message, Producer, Transaction } from 'kafkajs';
 import { crashPoint } from '../../lib/fault-injection';
 import { Logger, loggerFor } from '../../lib/logger';
+import { parseTopic } from '../../topics/naming';
 import { OffsetTracker } from './offset-tracker';
 
 export interface OutgoingRecord {
@@ -32,8 +33,15 @@ interface Pending {
 
 export interface CommitterOptions {
   transactionalId: string;
-  /** How long a submission may wait for others to share its transaction. */
+  /** How long a submission carrying work for a consumer (a job, a batch, a final proof) may wait for others to share its transaction. */
   lingerMs?: number;
+  /**
+   * How long a submission carrying only events (proof landed, aggregation ready, dead letters,
+   * retries), or only offsets, may wait: nobody waits for those, so they share the next work
+   * transaction or one of their own after this long. Fewer, larger transactions cost the broker
+   * less (each one writes markers to every partition it touched).
+   */
+  eventLingerMs?: number;
   maxRecordsPerTransaction?: number;
   /** Attempts at one transaction before the committer gives up and reports a fatal error. */
   maxAttempts?: number;
@@ -43,22 +51,29 @@ export interface CommitterOptions {
   logger?: Logger;
 }
 
+/** Attempts at one group's AddOffsetsToTxn answered CONCURRENT_TRANSACTIONS (5 ms, doubling, up to 100 ms apart). */
+const CONCURRENT_RETRIES = 12;
+
 export class TransactionalCommitter {
   private readonly producer: Producer;
   private readonly trackers = new Map<string, OffsetTracker>();
   private queue: Pending[] = [];
   private queuedRecords = 0;
   private timer: NodeJS.Timeout | null = null;
+  private timerDue = 0;
+  private readonly workTopics = new Map<string, boolean>();
   private flushing: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly log: Logger;
-  readonly stats = { transactions: 0, records: 0, aborted: 0, commitMs: 0, maxCommitMs: 0, offsetGroups: 0 };
+  readonly stats = { transactions: 0, records: 0, aborted: 0, commitMs: 0, maxCommitMs: 0, offsetGroups: 0, concurrentRetries: 0 };
 
   constructor(kafka: Kafka, private readonly options: CommitterOptions) {
     this.producer = kafka.producer({
       transactionalId: options.transactionalId,
       idempotent: true,
-      maxInFlightRequests: 1,
+      // Several requests of one transaction in flight at once (see commitTransaction); kafkajs
+      // still sends one produce request per broker at a time for an idempotent producer.
+      maxInFlightRequests: 5,
       transactionTimeout: options.transactionTimeoutMs ?? 30_000,
       allowAutoTopicCreation: false,
     });
@@ -83,13 +98,32 @@ export class TransactionalCommitter {
       this.queue.push({ records, completions, resolve, reject });
       this.queuedRecords += records.length + completions.length;
       if (this.queuedRecords >= (this.options.maxRecordsPerTransaction ?? 5000)) this.scheduleFlush(0);
-      else this.scheduleFlush(this.options.lingerMs ?? 5);
+      else if (records.some((r) => this.isWork(r.topic))) this.scheduleFlush(this.options.lingerMs ?? 5);
+      else this.scheduleFlush(this.options.eventLingerMs ?? 100);
     });
   }
 
+  /** Records a consumer is waiting for: jobs (pair topics), batches, final proofs; and any topic not named by topics/naming. */
+  private isWork(topic: string): boolean {
+    let work = this.workTopics.get(topic);
+    if (work === undefined) {
+      try {
+        const kind = parseTopic(topic).kind;
+        work = kind === 'pair' || kind === 'batches' || kind === 'final-proofs';
+      } catch {
+        work = true;
+      }
+      this.workTopics.set(topic, work);
+    }
+    return work;
+  }
+
+  /** Flushes in `delayMs` unless a flush is already due by then. */
   private scheduleFlush(delayMs: number): void {
-    if (this.timer && delayMs > 0) return;
+    const due = Date.now() + delayMs;
+    if (this.timer && this.timerDue <= due) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerDue = due;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.flushing = this.flushing.then(() => this.flushOnce());
@@ -157,14 +191,43 @@ export class TransactionalCommitter {
   ): Promise<void> {
     const txn = await this.producer.transaction();
     try {
-      if (topicMessages.length > 0) await txn.sendBatch({ topicMessages });
-      for (const g of offsets) await txn.sendOffsets({ consumerGroupId: g.groupId, topics: g.topics });
+      // The produce and each group's offsets (kafkajs: FindCoordinator, AddOffsetsToTxn,
+      // FindCoordinator, TxnOffsetCommit) do not depend on each other until EndTxn: send them
+      // all at once, so their requests are pipelined on the connection instead of costing four
+      // round trips per group, one group after another. Every one of them is settled before the
+      // commit, and before an abort: no request of this transaction is still on its way when
+      // the transaction ends.
+      const sends: Array<Promise<unknown>> = [];
+      if (topicMessages.length > 0) sends.push(txn.sendBatch({ topicMessages }));
+      for (const g of offsets) sends.push(this.sendOffsets(txn, g));
+      const failed = (await Promise.allSettled(sends)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
       crashPoint('before-commit');
       await txn.commit();
       crashPoint('after-commit');
     } catch (e) {
       await txn.abort().catch(() => undefined);
       throw e;
+    }
+  }
+
+  /**
+   * One group's offsets into the transaction. Right after a commit the coordinator is still
+   * writing that transaction's markers and answers AddOffsetsToTxn with CONCURRENT_TRANSACTIONS
+   * for a few milliseconds: ask again shortly, as the Java client does, instead of aborting the
+   * whole transaction. (AddOffsetsToTxn is idempotent; kafkajs retries the produce's
+   * AddPartitionsToTxn itself.)
+   */
+  private async sendOffsets(txn: Transaction, g: { groupId: string; topics: Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }> }): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await txn.sendOffsets({ consumerGroupId: g.groupId, topics: g.topics });
+        return;
+      } catch (e) {
+        if ((e as { type?: string }).type !== 'CONCURRENT_TRANSACTIONS' || attempt >= CONCURRENT_RETRIES) throw e;
+        this.stats.concurrentRetries++;
+        await new Promise((r) => setTimeout(r, Math.min(100, 5 * 2 ** (attempt - 1))));
+      }
     }
   }
 
