@@ -139,8 +139,7 @@ export class GcsObjectStore implements ObjectStore {
   async get(key: string): Promise<Buffer> {
     const file = await this.file(key);
     try {
-      const [data] = await file.download();
-      return data;
+      return await downloadConsistent(file);
     } catch (err) {
       // A missing bucket also answers 404; GCS says so in the message ("The specified bucket does
       // not exist"). That is a configuration error, not a missing object.
@@ -255,5 +254,20 @@ function isValidKey(key: string): boolean {
     return true;
   } catch {
     return false;
+  }
+}
+
+/**
+ * Downloads an object; when the client's hash check fails because the object was replaced
+ * while it was being read (the body of one generation, the hash of another), reads it again.
+ */
+async function downloadConsistent(file: { download(): Promise<[Buffer]> }, attempts = 5): Promise<Buffer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const [data] = await file.download();
+      return data;
+    } catch (err) {
+      if (attempt >= attempts || !/did not match the data from the server/i.test((err as Error).message ?? '')) throw err;
+    }
   }
 }
