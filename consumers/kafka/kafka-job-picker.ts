@@ -82,7 +82,7 @@ export class KafkaJobPicker<T> implements JobPicker<T, KafkaJobMeta<T>> {
       sessionTimeout: options.sessionTimeoutMs ?? 30_000,
       heartbeatInterval: 3_000,
       // A long poll: the broker answers as soon as committed records arrive, so this bounds
-      // only how often an idle consumer asks again (65 consumer groups per prover process).
+      // only how often an idle consumer asks again (64 consumer groups per prover process).
       maxWaitTimeInMs: Number(process.env.ZKP_FETCH_WAIT_MS ?? 1000),
     });
     this.queue = new BoundedQueue(options.queueSize ?? 256);
