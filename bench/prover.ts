@@ -47,6 +47,9 @@ class TimedPayload implements ProofPayload {
   readonly samples: Sample[] = [];
   private readonly children = new Map<string, number>();
   constructor(private readonly inner: NativePayload) {}
+  prepare(v: ProtocolVersion): Promise<unknown> {
+    return this.inner.prepare(v);
+  }
   verificationKeysHash(v: ProtocolVersion): string {
     return this.inner.verificationKeysHash(v);
   }

@@ -29,11 +29,15 @@ import { ProgressBoard } from './progress';
 import { ProcessMetrics, parseMetricsPort } from '../metrics';
 import { finalProofsGroup } from '../metrics/consumer-lag';
 import { opsMain } from './ops';
+import { PayloadName, localRunShape, payloadNameOf } from './local-shape';
 
 const USAGE = `usage: cli/main.ts <command> [flags]
 
-  local    [--batches 3] [--basic-jobs 300] [--circuit-ids 1,2,..] [--leaf-arity 32] [--node-arity 32]
-           [--version 24.0] [--seed local] [--payload digest] [--timeout-s 600] [--metrics-port N (default off)]
+  local    [--payload native|digest (default native)] [--batches 3] [--basic-jobs N] [--circuit-ids 1,2,..]
+           [--leaf-arity N] [--node-arity N] [--tip-capacity N] [--version 24.0] [--seed local] [--timeout-s 900]
+           [--metrics-port N (default off)]
+           native defaults: 6 basic jobs a batch over circuit ids 1,3, arities 2/2, tip capacity = types
+           digest defaults: 300 basic jobs a batch over every type, the geometry file's arities (32/32)
   prover   --instance NAME [--group N] [--exclude-group N,..] [--version 24.0] [--zone Z] [--store URL] [--concurrency 8]
            [--circuit-ids 1,2,..] [--session-timeout-ms 30000] [--core-url URL (checks verification keys)]
            [--metrics-port N|off (default 0: a free port)] [--metrics-host 127.0.0.1]
@@ -58,12 +62,15 @@ function metricsPortOf(args: ParsedArgs, fallback: number | null): number | null
   }
 }
 
-/** The proof payload of a run: `digest` (hash commitments) or `native` (plonky2 proofs; its circuits take the run's arities). */
-function payloadOf(args: ParsedArgs, geometry: Geometry = loadGeometry()): ProofPayload {
-  const name = stringFlag(args, 'payload', 'digest');
+/** The proof payload of a run: `digest` (hash commitments) or `native` (plonky2 proofs; its circuits take the run's geometry). */
+function payloadOf(name: PayloadName, geometry: Geometry): ProofPayload {
   if (name === 'digest') return new DigestPayload();
-  if (name === 'native') return new NativePayload({ leafArity: geometry.leafArity, nodeArity: geometry.nodeArity, tipCapacity: geometry.tipCapacity });
-  throw new UsageError(`unknown payload "${name}" (available: digest, native)`);
+  return new NativePayload({ leafArity: geometry.leafArity, nodeArity: geometry.nodeArity, tipCapacity: geometry.tipCapacity });
+}
+
+/** A role's payload: `--payload` (default digest), with the geometry file's arities. */
+function rolePayloadOf(args: ParsedArgs): ProofPayload {
+  return payloadOf(payloadNameOf(args, 'digest'), loadGeometry());
 }
 
 const defaultStoreUrl = () => `file://${localDir}/prover-store`;
@@ -71,24 +78,27 @@ const defaultStoreUrl = () => `file://${localDir}/prover-store`;
 async function runLocal(args: ParsedArgs): Promise<void> {
   // The progress board owns the terminal; logs only for trouble unless asked.
   rootLogger.level = process.env.LOG_LEVEL ?? 'warn';
-  const count = intFlag(args, 'batches', 3, 1);
+  const shape = localRunShape(args, loadGeometry());
+  const count = shape.batches;
   const version = versionOf(args);
-  const geometry = loadGeometry();
-  const leafArity = intFlag(args, 'leaf-arity', geometry.leafArity, 2);
-  const nodeArity = intFlag(args, 'node-arity', geometry.nodeArity, 2);
   const runId = `${Date.now().toString(36)}`;
   const batches = Array.from({ length: count }, (_, i) => i + 1);
   const board = new ProgressBoard(process.stdout, batches);
   const accepted: number[] = [];
-  console.log(`Proving ${count} batches of protocol ${formatVersion(version)} with the ${stringFlag(args, 'payload', 'digest')} payload on Kafka ${endpoints.kafkaBrokers.join(',')} and Redis ${endpoints.redisUrl}`);
+  const g = shape.geometry;
+  console.log(
+    `Proving ${count} batches of protocol ${formatVersion(version)} with the ${shape.payload} payload ` +
+      `(${shape.basicJobsPerBatch} basic jobs a batch, arities ${g.leafArity}/${g.nodeArity}) on Kafka ${endpoints.kafkaBrokers.join(',')} and Redis ${endpoints.redisUrl}`,
+  );
+  if (shape.payload === 'native') console.log('building the circuits (once per process; tens of seconds)...');
   const pipeline = await startLocalPipeline({
     version,
     batches: count,
-    basicJobsPerBatch: intFlag(args, 'basic-jobs', 300, 1),
-    circuitIds: listFlag(args, 'circuit-ids'),
-    geometry: { ...geometry, leafArity, nodeArity },
+    basicJobsPerBatch: shape.basicJobsPerBatch,
+    circuitIds: shape.circuitIds,
+    geometry: g,
     seed: stringFlag(args, 'seed', 'local'),
-    payload: payloadOf(args, { ...geometry, leafArity, nodeArity }),
+    payload: payloadOf(shape.payload, g),
     storeUrl: `file://${localDir}/runs/${runId}/prover-store`,
     coreStoreUrl: `file://${localDir}/runs/${runId}/core-store`,
     instancePrefix: `local-${runId}`,
@@ -113,7 +123,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
     board.render();
   }, 500);
   try {
-    await pipeline.waitForProven(batches, intFlag(args, 'timeout-s', 600, 1) * 1000);
+    await pipeline.waitForProven(batches, intFlag(args, 'timeout-s', 900, 1) * 1000);
   } finally {
     clearInterval(timer);
     board.render();
@@ -138,7 +148,7 @@ async function runProver(args: ParsedArgs): Promise<void> {
   const log = loggerFor('prover', { version: formatVersion(version), instance, group, ...(excluded.length > 0 ? { excluded } : {}) });
   const kafka = kafkaClient(`prover-${instance}`);
   const redis = new Redis(endpoints.redisUrl);
-  const payload = payloadOf(args);
+  const payload = rolePayloadOf(args);
   if (args.flags.has('core-url')) {
     await checkVerificationKeys(new CoreClient(stringFlag(args, 'core-url', endpoints.coreApiUrl), instance), payload, version);
   }
@@ -187,7 +197,7 @@ async function runGateway(args: ParsedArgs): Promise<void> {
     kafka,
     store: createObjectStore(stringFlag(args, 'store', defaultStoreUrl())),
     core: new CoreClient(stringFlag(args, 'core-url', endpoints.coreApiUrl), instance),
-    payload: payloadOf(args),
+    payload: rolePayloadOf(args),
     version,
     instanceId: instance,
     metrics: metrics?.gateway,

@@ -58,6 +58,8 @@ export interface RunningProverProcess {
 
 export async function startProverProcess(o: ProverProcessOptions): Promise<RunningProverProcess> {
   const log = o.logger ?? loggerFor('prover', { version: formatVersion(o.version), instance: o.instanceId });
+  // Circuits first: a consumer joins its groups only when it can prove.
+  await o.payload.prepare(o.version);
   const committer = new TransactionalCommitter(o.kafka, {
     transactionalId: `zkp.${formatVersion(o.version)}.${o.instanceId}`,
     logger: log,

@@ -88,6 +88,8 @@ export async function startCore(options: CoreOptions = {}): Promise<RunningCore>
   }
   const store = typeof options.store === 'object' ? options.store : openCoreStore(options.store ?? DEFAULT_CORE_STORE_URL);
   const payload = options.payload ?? new DigestPayload();
+  // Circuits and keys are built off the event loop before the API serves them.
+  for (const v of accepted) await payload.prepare(v);
   const registry = await BatchRegistry.open(store, { leaseMs: options.leaseMs ?? 60_000, servedVersions: accepted, now: options.now });
   const source = new BatchSource(store, registry, {
     seed: options.seed ?? 'core',

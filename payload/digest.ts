@@ -81,6 +81,10 @@ export class DigestPayload implements ProofPayload {
     return k;
   }
 
+  async prepare(): Promise<void> {
+    // Digest keys are hashes, made on first use.
+  }
+
   verificationKeysHash(v: ProtocolVersion): string {
     const all = [0, 1, 2, 3, 4, 5].map((r) => this.key(v, r));
     return sha256('zkp/digest-vks', ...all).toString('hex');

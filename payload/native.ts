@@ -268,18 +268,19 @@ export class NativePayload implements ProofPayload {
 
   /** Builds every circuit of version `v` off the event loop (otherwise each is built on first use). */
   async prepare(v: ProtocolVersion): Promise<VerificationKey[]> {
-    return this.addon.verificationKeys(this.params(v));
+    const keys = await this.addon.verificationKeys(this.params(v));
+    this.rememberKeys(v, keys);
+    return keys;
   }
 
   /** Blocks while building the circuits the first time for `v`; call `prepare(v)` first to avoid that. */
   verificationKeysHash(v: ProtocolVersion): string {
-    const id = formatVersion(v);
-    let h = this.keyHashes.get(id);
-    if (!h) {
-      const keys = this.addon.verificationKeysSync(this.params(v));
-      h = sha256('zkp/native-vks', JSON.stringify(this.params(v)), ...keys.map((k) => `${k.level}=${k.digest}`)).toString('hex');
-      this.keyHashes.set(id, h);
-    }
+    return this.keyHashes.get(formatVersion(v)) ?? this.rememberKeys(v, this.addon.verificationKeysSync(this.params(v)));
+  }
+
+  private rememberKeys(v: ProtocolVersion, keys: VerificationKey[]): string {
+    const h = sha256('zkp/native-vks', JSON.stringify(this.params(v)), ...keys.map((k) => `${k.level}=${k.digest}`)).toString('hex');
+    this.keyHashes.set(formatVersion(v), h);
     return h;
   }
 

@@ -32,6 +32,8 @@ export class ProofRejectedError extends Error {
 
 export interface ProofPayload {
   readonly name: string;
+  /** Makes whatever version `v` needs ready (circuits, keys) off the event loop; cheap when done already. */
+  prepare(v: ProtocolVersion): Promise<unknown>;
   /** Hash of the verification keys of every level for a protocol version. */
   verificationKeysHash(v: ProtocolVersion): string;
   /** Round 0: from the circuit instance's witness. Aggregation rounds: verifies every child. Throws ProofRejectedError on a bad child. */

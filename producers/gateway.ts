@@ -47,6 +47,7 @@ export async function checkVerificationKeys(core: CoreClient, payload: ProofPayl
   const registered = await core.protocolVersions();
   const entry = registered.find((v) => sameVersion(v, version));
   if (!entry) throw new Error(`the core does not accept protocol ${formatVersion(version)} (it accepts ${registered.map(formatVersion).join(', ') || 'none'})`);
+  await payload.prepare(version);
   const ours = payload.verificationKeysHash(version);
   if (entry.verification_keys_hash !== ours) {
     throw new Error(`verification keys of ${formatVersion(version)} differ from the core's: ours ${ours}, registered ${entry.verification_keys_hash}`);
