@@ -13,7 +13,7 @@ import { ProtocolVersion } from '../lib/protocol-version';
 import { DigestPayload } from '../payload/digest';
 import { ProofPayload } from '../payload/payload';
 import { ObjectStore, createObjectStore } from '../storage';
-import { AggregationCounters } from '../aggregation';
+import { AggregationCounters, batchRunKey } from '../aggregation';
 import { Pair, allPairs, leafIdForBasic } from '../topics/catalog';
 import { DEFAULT_GEOMETRY, Geometry } from '../topics/geometry';
 import { ensureTopics } from '../topics/admin';
@@ -90,6 +90,10 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
   const store = createObjectStore(o.storeUrl ?? tmp());
   const kafka = kafkaClient(o.instancePrefix ?? 'local-pipeline');
   const redis = new Redis(endpoints.redisUrl, { maxRetriesPerRequest: 3 });
+  const counters = new AggregationCounters(redis);
+  // The core started below seals batches 1..N again: counters an earlier local run of this
+  // version left for those numbers are stale and would conflict with the new plans.
+  for (let b = 1; b <= o.batches; b++) await counters.clear(batchRunKey(o.version, b, 0));
   const pairs = pairsFor(o.circuitIds);
   await ensureTopics(kafka, o.version, { pairs, logger: log });
   const metrics = o.metricsPort === undefined ? null : new ProcessMetrics({ component: 'local', kafka, lagCacheMs: o.metricsLagCacheMs, logger: log });
@@ -139,7 +143,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     kafka,
     redis,
     store,
-    counters: new AggregationCounters(redis),
+    counters,
     provers,
     gateway,
     metrics,

@@ -85,6 +85,8 @@ async function runLocal(args: ParsedArgs): Promise<void> {
   const batches = Array.from({ length: count }, (_, i) => i + 1);
   const board = new ProgressBoard(process.stdout, batches);
   const accepted: number[] = [];
+  // A dead-lettered job stalls its batch until an operator requeues it: the main job stops and says why.
+  let failure: string | undefined;
   const g = shape.geometry;
   console.log(
     `Proving ${count} batches of protocol ${formatVersion(version)} with the ${shape.payload} payload ` +
@@ -104,7 +106,12 @@ async function runLocal(args: ParsedArgs): Promise<void> {
     instancePrefix: `local-${runId}`,
     metricsPort: metricsPortOf(args, null) ?? undefined,
     metricsHost: args.flags.has('metrics-host') ? stringFlag(args, 'metrics-host', '127.0.0.1') : undefined,
-    stageObserver: { jobSaved: (job) => board.jobSaved(job) },
+    stageObserver: {
+      jobSaved: (job) => board.jobSaved(job),
+      deadLettered: (job, reason) => {
+        failure ??= `${job ? `job ${job.job_id}` : 'a batch job'} went to the dead letter topic: ${reason}`;
+      },
+    },
     gatewayObserver: {
       finalProofSubmitted: (batch, result) => {
         if (result.status !== 'rejected') {
@@ -123,7 +130,9 @@ async function runLocal(args: ParsedArgs): Promise<void> {
     board.render();
   }, 500);
   try {
-    await pipeline.waitForProven(batches, intFlag(args, 'timeout-s', 900, 1) * 1000);
+    await pipeline.waitForProven(batches, intFlag(args, 'timeout-s', 900, 1) * 1000, () => {
+      if (failure) throw new Error(`${failure}\n(see: npx tsx cli/main.ts dead-letters --version ${formatVersion(version)})`);
+    });
   } finally {
     clearInterval(timer);
     board.render();

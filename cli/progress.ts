@@ -52,6 +52,8 @@ export class ProgressBoard {
   }
 
   /** Redraws in place on a terminal; elsewhere prints a snapshot. */
+  private lastSnapshot = '';
+
   render(): void {
     const lines = this.lines();
     if (this.out.isTTY) {
@@ -59,7 +61,11 @@ export class ProgressBoard {
       for (const l of lines) this.out.write(`\x1b[2K${l}\n`);
       this.linesDrawn = lines.length;
     } else {
-      for (const l of lines) this.out.write(`${l}\n`);
+      // A log, not a screen: a snapshot only when something moved.
+      const snapshot = lines.join('\n');
+      if (snapshot === this.lastSnapshot) return;
+      this.lastSnapshot = snapshot;
+      this.out.write(`${snapshot}\n`);
     }
   }
 }

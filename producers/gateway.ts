@@ -143,14 +143,18 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const submitRun: Promise<JobRunReport<unknown>> = runner.run(abort.signal) as Promise<JobRunReport<unknown>>;
   log.info({ core: o.core.baseUrl }, 'gateway started');
 
+  let stopping: Promise<void> | undefined;
   return {
-    async stop() {
-      abort.abort(new Error('stopping'));
-      await pollLoop;
-      await submitRun;
-      await picker.stop();
-      await committer.close();
-      await producer.disconnect();
+    stop() {
+      stopping ??= (async () => {
+        abort.abort(new Error('stopping'));
+        await pollLoop;
+        await submitRun;
+        await picker.stop();
+        await committer.close();
+        await producer.disconnect();
+      })();
+      return stopping;
     },
   };
 }
