@@ -23,6 +23,8 @@ import { CoreClient } from '../producers/core-client';
 import { GatewayObserver, RunningGateway, startGateway } from '../producers/gateway';
 import { ProcessMetrics } from '../metrics';
 import { finalProofsGroup } from '../metrics/consumer-lag';
+import { opsContext } from '../ops/context';
+import { watchStuckWork } from '../ops/stuck-watch';
 
 export interface LocalPipelineOptions {
   version: ProtocolVersion;
@@ -47,6 +49,8 @@ export interface LocalPipelineOptions {
   metricsPort?: number;
   /** Default 127.0.0.1. */
   metricsHost?: string;
+  /** Warn about (and count in the metrics) work waiting longer than this; undefined = no watchdog. */
+  stuckAfterMs?: number;
   /** How long one consumer lag measurement is reused. Default 5000 ms. */
   metricsLagCacheMs?: number;
   logger?: Logger;
@@ -132,6 +136,8 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
     );
   }
   const gateway = await startGateway({ kafka, store, core: coreClient, payload, version: o.version, instanceId: `${o.instancePrefix ?? 'local'}-gateway`, observer: o.gatewayObserver, metrics: metrics?.gateway, pollIntervalMs: 200 });
+  const stuckWatch =
+    o.stuckAfterMs === undefined ? null : watchStuckWork(opsContext({ kafka, redis, store, version: o.version, core: coreClient }), { olderThanMs: o.stuckAfterMs, registry: metrics?.registry, logger: log });
   if (metrics) {
     metrics.watchGroups([finalProofsGroup(o.version)]);
     await metrics.serve(o.metricsPort!, o.metricsHost);
@@ -159,6 +165,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
       }
     },
     async stop() {
+      await stuckWatch?.stop();
       await gateway.stop();
       await Promise.all(provers.map((p) => p.stop()));
       await core.close();

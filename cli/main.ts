@@ -29,19 +29,21 @@ import { ProgressBoard } from './progress';
 import { ProcessMetrics, parseMetricsPort } from '../metrics';
 import { finalProofsGroup } from '../metrics/consumer-lag';
 import { opsMain } from './ops';
+import { opsContext, watchStuckWork } from '../ops';
 import { PayloadName, localRunShape, payloadNameOf } from './local-shape';
 
 const USAGE = `usage: cli/main.ts <command> [flags]
 
   local    [--payload native|digest (default native)] [--batches 3] [--basic-jobs N] [--circuit-ids 1,2,..]
            [--leaf-arity N] [--node-arity N] [--tip-capacity N] [--version 24.0] [--seed local] [--timeout-s 900]
-           [--metrics-port N (default off)]
+           [--metrics-port N (default off)] [--stuck-after-s 300]
            native defaults: 6 basic jobs a batch over circuit ids 1,3, arities 2/2, tip capacity = types
            digest defaults: 300 basic jobs a batch over every type, the geometry file's arities (32/32)
   prover   --instance NAME [--group N] [--exclude-group N,..] [--version 24.0] [--zone Z] [--store URL] [--concurrency 8]
            [--circuit-ids 1,2,..] [--session-timeout-ms 30000] [--core-url URL (checks verification keys)]
            [--metrics-port N|off (default 0: a free port)] [--metrics-host 127.0.0.1]
   gateway  --instance NAME [--version 24.0] [--core-url URL] [--store URL] [--metrics-port N|off] [--metrics-host H]
+           [--stuck-after-s 600 (0 = off): warn about, and count, work waiting longer]
   core     [core flags: see core/main.ts --help]
   topics   [--version 24.0] [--group N]
   ops      <status|topics|groups|dead-letters|requeue|stuck|replay> [flags] [--json]   (cli/main.ts ops --help)
@@ -106,6 +108,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
     instancePrefix: `local-${runId}`,
     metricsPort: metricsPortOf(args, null) ?? undefined,
     metricsHost: args.flags.has('metrics-host') ? stringFlag(args, 'metrics-host', '127.0.0.1') : undefined,
+    stuckAfterMs: intFlag(args, 'stuck-after-s', 300, 1) * 1000,
     stageObserver: {
       jobSaved: (job) => board.jobSaved(job),
       deadLettered: (job, reason) => {
@@ -202,10 +205,16 @@ async function runGateway(args: ParsedArgs): Promise<void> {
   const kafka = kafkaClient(`gateway-${instance}`);
   const metrics = await serveMetrics(args, 'gateway', kafka, log);
   metrics?.watchGroups([finalProofsGroup(version)]);
+  const store = createObjectStore(stringFlag(args, 'store', defaultStoreUrl()));
+  const core = new CoreClient(stringFlag(args, 'core-url', endpoints.coreApiUrl), instance);
+  // The gateway (one per version) also watches for stuck work: a warning and a gauge, unasked.
+  const stuckAfterS = intFlag(args, 'stuck-after-s', 600, 0);
+  const redis = stuckAfterS > 0 ? new Redis(endpoints.redisUrl) : null;
+  const stuckWatch = redis ? watchStuckWork(opsContext({ kafka, redis, store, version, core }), { olderThanMs: stuckAfterS * 1000, registry: metrics?.registry, logger: log }) : null;
   const running = await startGateway({
     kafka,
-    store: createObjectStore(stringFlag(args, 'store', defaultStoreUrl())),
-    core: new CoreClient(stringFlag(args, 'core-url', endpoints.coreApiUrl), instance),
+    store,
+    core,
     payload: rolePayloadOf(args),
     version,
     instanceId: instance,
@@ -214,6 +223,8 @@ async function runGateway(args: ParsedArgs): Promise<void> {
   });
   if (!signals.signal.aborted) await new Promise((r) => signals.signal.addEventListener('abort', r, { once: true }));
   await running.stop();
+  await stuckWatch?.stop();
+  redis?.disconnect();
   await metrics?.close();
 }
 

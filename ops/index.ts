@@ -10,3 +10,4 @@ export * from './dead-letters';
 export * from './stuck';
 export * from './replay';
 export * from './produce';
+export * from './stuck-watch';
