@@ -24,7 +24,7 @@ export interface ConsumerLagCollectorOptions {
 function proverGroupOf(topic: string): number | null {
   try {
     const parsed = parseTopic(topic);
-    if (parsed.kind === 'pair' || parsed.kind === 'retry') return groupOfPair(parsed.pair);
+    if (parsed.kind === 'pair' || parsed.kind === 'retry' || parsed.kind === 'handoff' || parsed.kind === 'handoff-retry') return groupOfPair(parsed.pair);
     if (parsed.kind === 'batches') return defaultProverGroups().batchWitnessGenerationGroup;
   } catch {
     // A topic outside the naming scheme, or a pair in no prover group: no Deployment to name.

@@ -75,7 +75,10 @@ export function groupOfTopic(parsed: ParsedTopic): string | null {
   }
 }
 
-const KIND_ORDER: Record<ParsedTopic['kind'], number> = { batches: 0, pair: 1, retry: 1, 'final-proofs': 2, dlt: 3, 'proofs-landed': 4, 'aggregation-ready': 5 };
+const KIND_ORDER: Record<ParsedTopic['kind'], number> = { batches: 0, pair: 1, retry: 1, handoff: 1, 'handoff-retry': 1, 'final-proofs': 2, dlt: 3, 'proofs-landed': 4, 'aggregation-ready': 5 };
+
+/** Within a pair: its topic, its retry topic, then the zones' hand-off topics. */
+const PLACE_IN_PAIR: Partial<Record<ParsedTopic['kind'], number>> = { pair: 0, retry: 1, handoff: 2, 'handoff-retry': 3 };
 
 /** The version's topics that exist now, in pipeline order (batches, pairs by round with their retry topics, final proofs, dlt, events). */
 export async function versionTopics(admin: Admin, version: ProtocolVersion): Promise<Array<{ topic: string; parsed: ParsedTopic }>> {
@@ -91,7 +94,8 @@ export async function versionTopics(admin: Admin, version: ProtocolVersion): Pro
   }
   const rank = (p: ParsedTopic) => {
     const pair = 'pair' in p ? p.pair : null;
-    return [KIND_ORDER[p.kind], pair ? pair.round : 0, pair ? pair.circuitId : 0, p.kind === 'retry' ? 1 : 0];
+    const place = PLACE_IN_PAIR[p.kind] ?? 0;
+    return [KIND_ORDER[p.kind], pair ? pair.round : 0, pair ? pair.circuitId : 0, place];
   };
   return out.sort((a, b) => {
     const x = rank(a.parsed);

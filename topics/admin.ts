@@ -1,10 +1,11 @@
 // Topic administration through the kafkajs admin API: create every topic of a protocol version
-// (each pair topic, its retry topic, the per-version topics), idempotently.
+// (each pair topic, its retry topic, the per-version topics, and the hand-off topics of the zones
+// asked for), idempotently.
 
 import { Admin, ITopicConfig, Kafka, KafkaJSError, KafkaJSNumberOfRetriesExceeded } from 'kafkajs';
 import { Logger, loggerFor } from '../lib/logger';
 import { Pair, allPairs } from './catalog';
-import { ProtocolVersion, parseTopic, topicsForVersion, versionPrefix } from './naming';
+import { ProtocolVersion, parseTopic, topicsForVersion, topicsForZone, versionPrefix } from './naming';
 import { PartitionConfig, defaultPartitionConfig, partitionsForTopic } from './partitions';
 
 export interface EnsureTopicsOptions {
@@ -14,6 +15,8 @@ export interface EnsureTopicsOptions {
   partitions?: PartitionConfig;
   /** Pairs to create topics for. Default: allPairs(). The per-version topics are always created. */
   pairs?: readonly Pair[];
+  /** Zones whose hand-off topics (and their retry topics) to create for those pairs. Default none. */
+  zones?: readonly string[];
   /** Topic-level configs applied to topics this call creates (e.g. {"retention.ms": "604800000"}). */
   topicConfig?: Readonly<Record<string, string>>;
   /** Attempts per admin operation on transient errors. Default 5. */
@@ -47,10 +50,12 @@ export interface EnsureTopicsResult {
 /** The topics ensureTopics manages for a version, with their configured partition counts. */
 export function plannedTopics(
   version: ProtocolVersion,
-  options: Pick<EnsureTopicsOptions, 'pairs' | 'partitions'> = {},
+  options: Pick<EnsureTopicsOptions, 'pairs' | 'partitions' | 'zones'> = {},
 ): PlannedTopic[] {
   const config = options.partitions ?? defaultPartitionConfig();
-  return topicsForVersion(version, options.pairs ?? allPairs()).map((topic) => ({
+  const pairs = options.pairs ?? allPairs();
+  const topics = [...topicsForVersion(version, pairs), ...(options.zones ?? []).flatMap((zone) => topicsForZone(version, pairs, zone))];
+  return topics.map((topic) => ({
     topic,
     partitions: partitionsForTopic(config, topic),
   }));
@@ -136,7 +141,8 @@ async function waitForTopics(admin: Admin, expected: ReadonlyMap<string, number>
 
 /**
  * Creates every topic of `version`: for each pair its topic and retry topic, plus batches,
- * proofs-landed, aggregation-ready, final-proofs and dlt. Existing topics are fine; one with
+ * proofs-landed, aggregation-ready, final-proofs and dlt; with `zones`, also each zone's hand-off
+ * topic and hand-off retry topic of every pair. Existing topics are fine; one with
  * fewer partitions than configured is extended with createPartitions. Transient errors are
  * retried. Returns what was created or changed.
  */

@@ -8,6 +8,8 @@
 //   zkp.v{minor}.{patch}.aggregation-ready               events: a parent job's inputs are complete
 //   zkp.v{minor}.{patch}.final-proofs                    compressed proofs for the gateway
 //   zkp.v{minor}.{patch}.dlt                             dead letters
+//   zkp.v{minor}.{patch}.r{round}.c{circuit_id}.zone-{zone}         hand-off topic: witness vectors of one zone
+//   zkp.v{minor}.{patch}.r{round}.c{circuit_id}.zone-{zone}.retry   its retry topic
 //   <topic>.workers                                      the consumer group of a topic
 //
 // Only '.', '-' and [a-z0-9] are used: Kafka maps '.' and '_' to the same metric name, so a
@@ -26,10 +28,12 @@ export const CONSUMER_GROUP_SUFFIX = '.workers';
 /** Per-version topics that are not tied to a pair. */
 export const VERSION_TOPIC_KINDS = ['batches', 'proofs-landed', 'aggregation-ready', 'final-proofs', 'dlt'] as const;
 export type VersionTopicKind = (typeof VERSION_TOPIC_KINDS)[number];
-export type TopicKind = 'pair' | 'retry' | VersionTopicKind;
+export type HandOffTopicKind = 'handoff' | 'handoff-retry';
+export type TopicKind = 'pair' | 'retry' | HandOffTopicKind | VersionTopicKind;
 
 export type ParsedTopic =
   | { readonly version: ProtocolVersion; readonly kind: 'pair' | 'retry'; readonly pair: Pair }
+  | { readonly version: ProtocolVersion; readonly kind: HandOffTopicKind; readonly pair: Pair; readonly zone: string }
   | { readonly version: ProtocolVersion; readonly kind: VersionTopicKind };
 
 export class TopicNameError extends Error {
@@ -68,6 +72,33 @@ export function retryTopic(version: ProtocolVersion, pair: Pair): string {
   return `${pairTopic(version, pair)}.retry`;
 }
 
+/**
+ * A zone name: lowercase letters, digits and '-', starting and ending with a letter or digit, at
+ * most 32 characters (e.g. "a", "eu-west1-b"). No '.', so it cannot be mistaken for a separator
+ * of the topic name, and no '_' (see the note on metric names above).
+ */
+const ZONE_RE = /^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$/;
+
+export function isValidZone(zone: string): boolean {
+  return typeof zone === 'string' && ZONE_RE.test(zone);
+}
+
+export function assertZone(zone: string): void {
+  if (!isValidZone(zone)) {
+    throw new TopicNameError(`invalid zone "${String(zone)}": use 1-32 of [a-z0-9-], starting and ending with a letter or digit`);
+  }
+}
+
+/** The hand-off topic of a pair in one zone: "<pair topic>.zone-{zone}"; witness vectors made in the zone for its provers. */
+export function handOffTopic(version: ProtocolVersion, pair: Pair, zone: string): string {
+  assertZone(zone);
+  return `${pairTopic(version, pair)}.zone-${zone}`;
+}
+
+export function handOffRetryTopic(version: ProtocolVersion, pair: Pair, zone: string): string {
+  return `${handOffTopic(version, pair, zone)}.retry`;
+}
+
 export function versionTopic(version: ProtocolVersion, kind: VersionTopicKind): string {
   if (!(VERSION_TOPIC_KINDS as readonly string[]).includes(kind)) throw new TopicNameError(`unknown topic kind "${kind}"`);
   return `${versionPrefix(version)}${kind}`;
@@ -87,7 +118,7 @@ export function consumerGroup(topic: string): string {
 
 const NUM = '(0|[1-9][0-9]*)';
 const VERSIONED_RE = new RegExp(`^${TOPIC_PREFIX}\\.v${NUM}\\.${NUM}\\.(.+)$`);
-const PAIR_RE = new RegExp(`^r${NUM}\\.c${NUM}(\\.retry)?$`);
+const PAIR_RE = new RegExp(`^r${NUM}\\.c${NUM}(?:\\.zone-([a-z0-9-]+))?(\\.retry)?$`);
 
 /**
  * Parses a topic name back into its version, kind and (for pair and retry topics) pair.
@@ -110,7 +141,7 @@ export function parseTopic(name: string): ParsedTopic {
   const p = PAIR_RE.exec(rest);
   if (p === null) {
     throw new TopicNameError(
-      `unknown topic "${name}": "${rest}" is neither a pair (r{round}.c{circuit_id}[.retry]) nor one of ${VERSION_TOPIC_KINDS.join(', ')}`,
+      `unknown topic "${name}": "${rest}" is neither a pair (r{round}.c{circuit_id}[.zone-{zone}][.retry]) nor one of ${VERSION_TOPIC_KINDS.join(', ')}`,
     );
   }
   const round = Number(p[1]);
@@ -118,7 +149,11 @@ export function parseTopic(name: string): ParsedTopic {
   if (!isAggregationRound(round) || !isKnownPair({ round, circuitId })) {
     throw new TopicNameError(`unknown topic "${name}": pair ${pairKey({ round: round as Pair['round'], circuitId })} is not in the catalog`);
   }
-  return { version, kind: p[3] === undefined ? 'pair' : 'retry', pair: { round, circuitId } };
+  const zone = p[3];
+  const retry = p[4] !== undefined;
+  if (zone === undefined) return { version, kind: retry ? 'retry' : 'pair', pair: { round, circuitId } };
+  if (!isValidZone(zone)) throw new TopicNameError(`unknown topic "${name}": invalid zone "${zone}"`);
+  return { version, kind: retry ? 'handoff-retry' : 'handoff', pair: { round, circuitId }, zone };
 }
 
 /** Parses a consumer group name "<topic>.workers" back into its topic. */
@@ -136,4 +171,10 @@ export function topicsForVersion(version: ProtocolVersion, pairs: readonly Pair[
   for (const pair of pairs) out.push(pairTopic(version, pair), retryTopic(version, pair));
   for (const kind of VERSION_TOPIC_KINDS) out.push(versionTopic(version, kind));
   return out;
+}
+
+/** The hand-off topics of one zone: for each pair its hand-off topic and that topic's retry topic. */
+export function topicsForZone(version: ProtocolVersion, pairs: readonly Pair[], zone: string): string[] {
+  assertZone(zone);
+  return pairs.flatMap((pair) => [handOffTopic(version, pair, zone), handOffRetryTopic(version, pair, zone)]);
 }

@@ -148,6 +148,8 @@ export function partitionsForTopic(config: PartitionConfig, topic: string | Pars
   switch (parsed.kind) {
     case 'pair':
     case 'retry':
+    case 'handoff':
+    case 'handoff-retry':
       return partitionsForPair(config, parsed.pair);
     case 'dlt':
       return config.dlt;

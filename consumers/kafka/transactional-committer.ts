@@ -103,13 +103,13 @@ export class TransactionalCommitter {
     });
   }
 
-  /** Records a consumer is waiting for: jobs (pair topics), batches, final proofs; and any topic not named by topics/naming. */
+  /** Records a consumer is waiting for: jobs (pair and hand-off topics), batches, final proofs; and any topic not named by topics/naming. */
   private isWork(topic: string): boolean {
     let work = this.workTopics.get(topic);
     if (work === undefined) {
       try {
         const kind = parseTopic(topic).kind;
-        work = kind === 'pair' || kind === 'batches' || kind === 'final-proofs';
+        work = kind === 'pair' || kind === 'handoff' || kind === 'batches' || kind === 'final-proofs';
       } catch {
         work = true;
       }
