@@ -92,7 +92,9 @@ export async function fetchConsumerLag(admin: Admin, groups: WatchedGroup[], con
       const offsets = await admin.fetchTopicOffsets(topic);
       ends.set(topic, new Map(offsets.map((o) => [o.partition, { high: BigInt(o.high), low: BigInt(o.low) }])));
     } catch (e) {
-      if ((e as { type?: string }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw e;
+      // kafkajs retries the request first and then throws its last error wrapped (as `cause`).
+      const err = e as { type?: string; cause?: { type?: string } };
+      if ((err.type ?? err.cause?.type) !== 'UNKNOWN_TOPIC_OR_PARTITION') throw e;
       ends.set(topic, new Map());
     }
   });

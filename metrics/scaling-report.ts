@@ -15,20 +15,40 @@ import { GroupRecommendation, WatchedGroup, batchesGroup, finalProofsGroup, pair
 
 export interface ScalingReport {
   version: string;
-  groups: Array<{ group: string; proverGroup: number | null; lag: number; offsetLag: number; partitions: number; replicas: number }>;
+  groups: Array<{
+    group: string;
+    proverGroup: number | null;
+    lag: number;
+    offsetLag: number;
+    partitions: number;
+    replicas: number;
+    /** Per topic the group reads (one KEDA trigger each): its lag and the replicas it recommends. */
+    topics: Array<{ topic: string; lag: number; offsetLag: number; partitions: number; replicas: number }>;
+  }>;
   proverGroups: Array<{ proverGroup: number; replicas: number }>;
 }
 
-/** Measures the consumer groups of `version` (of one prover group, or all) and applies the KEDA rule. */
+/** Measures the consumer groups of `version` whose topics exist (of one prover group, or all) and applies the KEDA rule. */
 export async function scalingReport(kafka: Kafka, version: ProtocolVersion, options: { proverGroup?: number; scaler?: Partial<ScalerSettings> } = {}): Promise<ScalingReport> {
   const config = defaultProverGroups();
   const pairs = pairsForGroup(options.proverGroup ?? -1, config);
-  const watched: Array<{ g: WatchedGroup; proverGroup: number | null }> = pairs.map((p) => ({ g: pairGroup(version, p), proverGroup: groupOfPair(p, config) }));
+  let watched: Array<{ g: WatchedGroup; proverGroup: number | null }> = pairs.map((p) => ({ g: pairGroup(version, p), proverGroup: groupOfPair(p, config) }));
   if (options.proverGroup === undefined || options.proverGroup === config.batchWitnessGenerationGroup) {
     watched.unshift({ g: batchesGroup(version), proverGroup: config.batchWitnessGenerationGroup });
   }
   if (options.proverGroup === undefined) watched.push({ g: finalProofsGroup(version), proverGroup: null });
-  const measured: GroupRecommendation[] = await recommendReplicas(kafka, watched.map((w) => w.g), options.scaler);
+  const admin = kafka.admin();
+  await admin.connect();
+  let measured: GroupRecommendation[];
+  try {
+    // Only the topics that exist: asking for a missing one costs kafkajs' retries (seconds).
+    const existing = new Set(await admin.listTopics());
+    for (const w of watched) w.g = { ...w.g, topics: w.g.topics.filter((t) => existing.has(t)) };
+    watched = watched.filter((w) => w.g.topics.length > 0);
+    measured = await recommendReplicas(admin, watched.map((w) => w.g), options.scaler);
+  } finally {
+    await admin.disconnect();
+  }
   const perProverGroup = new Map<number, GroupRecommendation[]>();
   measured.forEach((m, i) => {
     const pg = watched[i].proverGroup;
@@ -36,7 +56,15 @@ export async function scalingReport(kafka: Kafka, version: ProtocolVersion, opti
   });
   return {
     version: formatVersion(version),
-    groups: measured.map((m, i) => ({ group: m.groupId, proverGroup: watched[i].proverGroup, lag: m.totalLag, offsetLag: m.offsetLag, partitions: m.partitions, replicas: m.replicas })),
+    groups: measured.map((m, i) => ({
+      group: m.groupId,
+      proverGroup: watched[i].proverGroup,
+      lag: m.totalLag,
+      offsetLag: m.offsetLag,
+      partitions: m.partitions,
+      replicas: m.replicas,
+      topics: m.topics.map((t, j) => ({ topic: t.topic, lag: t.totalLag, offsetLag: t.offsetLag, partitions: t.partitions, replicas: m.perTopic[j].recommendation.replicas })),
+    })),
     proverGroups: [...perProverGroup].map(([proverGroup, ms]) => ({
       proverGroup,
       replicas: combineRecommendations(ms.flatMap((m) => m.perTopic.map((p) => p.recommendation)), options.scaler),
