@@ -5,6 +5,7 @@
 //   core      the rollup node's side (its own process and store)
 //   topics    create the topics of a protocol version
 //   ops       operator commands (status, topics, groups, dead-letters, requeue, stuck, replay): cli/ops.ts
+//   dashboard the operator dashboard (a web page with live updates): cli/dashboard.ts, dashboard/
 import Redis from 'ioredis';
 import { main as coreMain } from '../core/main';
 import { endpoints, localDir } from '../lib/endpoints';
@@ -31,12 +32,13 @@ import { finalProofsGroup } from '../metrics/consumer-lag';
 import { opsMain } from './ops';
 import { opsContext, watchStuckWork } from '../ops';
 import { PayloadName, localRunShape, payloadNameOf } from './local-shape';
+import { DASHBOARD_USAGE, portFlag, runDashboard, startPipelineDashboard } from './dashboard';
 
 const USAGE = `usage: cli/main.ts <command> [flags]
 
   local    [--payload native|digest (default native)] [--batches 3] [--basic-jobs N] [--circuit-ids 1,2,..]
            [--leaf-arity N] [--node-arity N] [--tip-capacity N] [--version 24.0] [--seed local] [--timeout-s 900]
-           [--metrics-port N (default off)] [--stuck-after-s 300]
+           [--metrics-port N (default off)] [--stuck-after-s 300] [--dashboard-port N (default off; 0 = a free port)]
            native defaults: 6 basic jobs a batch over circuit ids 1,3, arities 2/2, tip capacity = types
            digest defaults: 300 basic jobs a batch over every type, the geometry file's arities (32/32)
   prover   --instance NAME [--group N] [--exclude-group N,..] [--version 24.0] [--zone Z] [--store URL] [--concurrency 8]
@@ -48,6 +50,7 @@ const USAGE = `usage: cli/main.ts <command> [flags]
   topics   [--version 24.0] [--group N]
   ops      <status|topics|groups|dead-letters|requeue|stuck|replay> [flags] [--json]   (cli/main.ts ops --help)
            status, groups, dead-letters, requeue, stuck and replay also work without "ops"
+  ${DASHBOARD_USAGE}
 
 Services: Kafka ${endpoints.kafkaBrokers.join(',')}, Redis ${endpoints.redisUrl} (override with KAFKA_BROKERS, REDIS_URL).`;
 
@@ -125,6 +128,13 @@ async function runLocal(args: ParsedArgs): Promise<void> {
     },
   });
   if (pipeline.metrics) console.log(`metrics: ${pipeline.metrics.url}`);
+  const dashboard = args.flags.has('dashboard-port')
+    ? await startPipelineDashboard(pipeline, version, portFlag(args, 'dashboard-port', 0)).catch(async (e) => {
+        await pipeline.stop();
+        throw e;
+      })
+    : null;
+  if (dashboard) console.log(`dashboard: ${dashboard.url}`);
   const plans = new PlanCache(pipeline.store);
   const timer = setInterval(() => {
     for (const b of batches) {
@@ -139,6 +149,7 @@ async function runLocal(args: ParsedArgs): Promise<void> {
   } finally {
     clearInterval(timer);
     board.render();
+    await dashboard?.close();
     await pipeline.stop();
   }
   for (const b of batches) console.log(`batch ${b}: the core accepted its final proof`);
@@ -264,6 +275,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'ops':
         return await opsMain(rest);
+      case 'dashboard':
+        await runDashboard(args);
+        return 0;
       case 'status':
       case 'groups':
       case 'dead-letters':
