@@ -55,6 +55,7 @@ const values: { [N in MessageName]: MessageTypes[N] } = {
     proof_digest: 'cd'.repeat(32),
     landed_at_ms: 1_700_000_000_500,
     worker: 'r2.c3.workers/host-7/1234',
+    zone: null,
   },
   AggregationReady: {
     protocol_version: pv,
@@ -91,6 +92,24 @@ const values: { [N in MessageName]: MessageTypes[N] } = {
     failed_stage: 'r2.c3',
     attempts: 5,
     dead_at_ms: 1_700_000_002_000,
+  },
+  WitnessVectorJob: {
+    protocol_version: pv,
+    batch_number: 123456,
+    job_id: 'v24.1:b123456:run0:r2:c3:d1:s17',
+    run_id: 0,
+    aggregation_round: 2,
+    circuit_id: 3,
+    depth: 1,
+    sequence_number: 17,
+    level_size: 40,
+    zone: 'us-central1-a',
+    vector_key: 'v24.1/b123456/run0/vector/us-central1-a/r2/c3/d1/s17',
+    generator: 'wvg-us-central1-a-3',
+    attempt: 0,
+    triggered_at_ms: 1_700_000_000_000,
+    handed_off_at_ms: 1_700_000_000_500,
+    not_before_ms: 0,
   },
 };
 

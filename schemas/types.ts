@@ -68,6 +68,29 @@ export interface ProofLanded {
   proof_digest: string;
   landed_at_ms: number;
   worker: string;
+  /** Zone of the worker that proved the job; null when it has none. */
+  zone: string | null;
+}
+
+export interface WitnessVectorJob {
+  protocol_version: ProtocolVersion;
+  batch_number: number;
+  /** Id of the proving job the vector was made for. */
+  job_id: string;
+  run_id: number;
+  aggregation_round: number;
+  circuit_id: number;
+  depth: number;
+  sequence_number: number;
+  level_size: number;
+  /** Zone of the witness vector generator; only provers of this zone take the job. */
+  zone: string;
+  vector_key: string;
+  generator: string;
+  attempt: number;
+  triggered_at_ms: number;
+  handed_off_at_ms: number;
+  not_before_ms: number;
 }
 
 export interface AggregationReady {
@@ -120,6 +143,7 @@ export interface MessageTypes {
   AggregationReady: AggregationReady;
   FinalProof: FinalProof;
   DeadLetter: DeadLetter;
+  WitnessVectorJob: WitnessVectorJob;
 }
 
 export type MessageName = keyof MessageTypes;
@@ -131,6 +155,7 @@ export const MESSAGE_NAMES: readonly MessageName[] = [
   'AggregationReady',
   'FinalProof',
   'DeadLetter',
+  'WitnessVectorJob',
 ];
 
 /** A decoded message of any type, discriminated by `name`. */

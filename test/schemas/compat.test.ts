@@ -26,7 +26,7 @@ describe('schemas/compat', () => {
     const result = checkCompatibility();
     expect(result.issues).to.deep.equal([]);
     expect(result.ok).to.equal(true);
-    expect(result.messages.length).to.equal(6);
+    expect(result.messages.length).to.equal(7);
     for (const m of result.messages) {
       expect(m.latestReleased, m.name).to.be.a('number');
       expect(m.currentIsVersion, m.name).to.equal(m.latestReleased);
