@@ -32,4 +32,6 @@ export const objectKeys = {
   plan: (r: BatchRun) => `${batchRunPrefix(r)}/plan.json`,
   witness: (r: BatchRun, circuitId: number, seq: number) => `${batchRunPrefix(r)}/witness/c${circuitId}/s${seq}`,
   proof: (r: BatchRun, c: JobCoord) => `${batchRunPrefix(r)}/proof/r${c.round}/c${c.circuitId}/d${c.depth}/s${c.seq}`,
+  /** A witness vector made in `zone` (split deployment): per zone, so a zone's vectors can live in (or expire from) a store of its own. */
+  vector: (r: BatchRun, c: JobCoord, zone: string) => `${batchRunPrefix(r)}/vector/${zone}/r${c.round}/c${c.circuitId}/d${c.depth}/s${c.seq}`,
 };

@@ -1,6 +1,11 @@
 // Wires a prover process: for every pair topic of its prover group, a consumer group of its
 // own (so each pair scales on its own) feeding a JobRunner; optionally the basic witness
 // generator on the batches topic. One transactional committer serves them all.
+//
+// Roles: `combined` (default) runs the whole stage on the pair topics; in the split deployment
+// a `witness-vector-generator` of zone Z runs witness and vector generation on the pair topics
+// and hands vectors to zone Z's hand-off topics, and a `prover` of zone Z proves only what those
+// topics carry (consumers/witness-vector-stage.ts).
 import { setMaxListeners } from 'node:events';
 import { Kafka } from 'kafkajs';
 import Redis from 'ioredis';
@@ -9,19 +14,24 @@ import { Logger, loggerFor } from '../lib/logger';
 import { ProtocolVersion, formatVersion } from '../lib/protocol-version';
 import { JobRunner, JobRunReport } from '../processor';
 import { ProofPayload } from '../payload/payload';
-import { BatchJob, ProverJob, decode } from '../schemas';
+import { BatchJob, ProverJob, WitnessVectorJob, decode } from '../schemas';
 import { ObjectStore } from '../storage';
 import { Pair } from '../topics/catalog';
 import { Geometry } from '../topics/geometry';
-import { batchesTopic, consumerGroup, pairTopic, retryTopic } from '../topics/naming';
+import { assertZone, batchesTopic, consumerGroup, handOffRetryTopic, handOffTopic, pairTopic, retryTopic } from '../topics/naming';
+import { ensureTopics } from '../topics/admin';
 import { PlanCache } from './batch-plan';
 import { BasicWitnessExecutor, BasicWitnessSaver } from './basic-witness-generation';
 import { deadLetterRecord } from './dead-letters';
 import { KafkaJobPicker } from './kafka/kafka-job-picker';
 import { TransactionalCommitter } from './kafka/transactional-committer';
 import { ProverJobExecutor, ProverJobSaver, StageContext, StageObserver } from './prover-stage';
+import { HandOffProverExecutor, WitnessVectorExecutor, WitnessVectorSaver, handOffJobs } from './witness-vector-stage';
 import type { ProverProcessMetrics } from '../metrics/prover-metrics';
-import { batchesGroup, pairGroup } from '../metrics/consumer-lag';
+import { batchesGroup, handOffGroup, pairGroup } from '../metrics/consumer-lag';
+
+/** What the process runs on its pairs; the split roles need a zone. */
+export type ProverRole = 'combined' | 'witness-vector-generator' | 'prover';
 
 export interface ProverProcessOptions {
   kafka: Kafka;
@@ -35,6 +45,9 @@ export interface ProverProcessOptions {
   geometry: Geometry;
   /** Stable across restarts of this process (it names the transactional id). */
   instanceId: string;
+  /** Default `combined`. */
+  role?: ProverRole;
+  /** The process's zone: its consumers' rack id (fetch from a replica in the zone); required by the split roles. */
   zone?: string | null;
   /** Jobs executing at once per pair. */
   concurrency?: number;
@@ -57,7 +70,15 @@ export interface RunningProverProcess {
 }
 
 export async function startProverProcess(o: ProverProcessOptions): Promise<RunningProverProcess> {
-  const log = o.logger ?? loggerFor('prover', { version: formatVersion(o.version), instance: o.instanceId });
+  const role = o.role ?? 'combined';
+  const log = o.logger ?? loggerFor('prover', { version: formatVersion(o.version), instance: o.instanceId, ...(role === 'combined' ? {} : { role }), ...(o.zone ? { zone: o.zone } : {}) });
+  if (o.zone) assertZone(o.zone);
+  if (role !== 'combined') {
+    if (!o.zone) throw new Error(`a ${role} needs a zone`);
+    if (role === 'prover' && o.basicWitnessGeneration) throw new Error('a split prover does not run basic witness generation (its zone\'s witness vector generators may)');
+    // The zone's hand-off topics, on demand (idempotent; the pair topics come from `topics`).
+    await ensureTopics(o.kafka, o.version, { pairs: o.pairs, zones: [o.zone], logger: log });
+  }
   // Circuits first: a consumer joins its groups only when it can prove.
   await o.payload.prepare(o.version);
   const committer = new TransactionalCommitter(o.kafka, {
@@ -72,7 +93,10 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
   });
   await committer.start();
   o.metrics?.watchCommitter(committer);
-  o.metrics?.watchGroups([...(o.basicWitnessGeneration ? [batchesGroup(o.version)] : []), ...o.pairs.map((p) => pairGroup(o.version, p))]);
+  o.metrics?.watchGroups([
+    ...(o.basicWitnessGeneration ? [batchesGroup(o.version)] : []),
+    ...o.pairs.map((p) => (role === 'prover' ? handOffGroup(o.version, p, o.zone!) : pairGroup(o.version, p))),
+  ]);
   const ctx: StageContext = {
     version: o.version,
     store: o.store,
@@ -123,6 +147,32 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
 
   for (const pair of o.pairs) {
     const topic = pairTopic(o.version, pair);
+    if (role === 'prover') {
+      // Only this zone's hand-off topics: a vector never leaves the zone it was made in.
+      const zone = o.zone!;
+      const handOff = handOffTopic(o.version, pair, zone);
+      const picker = new KafkaJobPicker<WitnessVectorJob>({
+        kafka: o.kafka,
+        groupId: consumerGroup(handOff),
+        topics: [handOff, handOffRetryTopic(o.version, pair, zone)],
+        committer,
+        decode: (v) => decode('WitnessVectorJob', v),
+        notBefore: (job) => job.not_before_ms,
+        onUndecodable: (m, e) => {
+          ctx.observer?.deadLettered?.(null, e.message);
+          return [deadLetterRecord(o.version, m, e, `prover r${pair.round} zone ${zone}`, 1)];
+        },
+        rackId: zone,
+        sessionTimeoutMs: o.sessionTimeoutMs,
+        queueSize: 64,
+        logger: log,
+      });
+      const runner = new JobRunner(picker, new HandOffProverExecutor(ctx), new ProverJobSaver(ctx, handOffJobs(o.version)), { ...runnerOptions, name: handOff });
+      await picker.start();
+      pickers.push(picker as KafkaJobPicker<unknown>);
+      runs.push(runner.run(abort.signal) as Promise<JobRunReport<unknown>>);
+      continue;
+    }
     const picker = new KafkaJobPicker<ProverJob>({
       kafka: o.kafka,
       groupId: consumerGroup(topic),
@@ -139,13 +189,15 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
       queueSize: 64,
       logger: log,
     });
-    const saver = o.metrics ? o.metrics.timedSaver(new ProverJobSaver(ctx)) : new ProverJobSaver(ctx);
-    const runner = new JobRunner(picker, new ProverJobExecutor(ctx), saver, { ...runnerOptions, name: topic, listener: o.metrics?.pairRunnerListener() });
+    const runner =
+      role === 'witness-vector-generator'
+        ? new JobRunner(picker, new WitnessVectorExecutor(ctx), new WitnessVectorSaver(ctx), { ...runnerOptions, name: topic, listener: o.metrics?.pairRunnerListener() })
+        : new JobRunner(picker, new ProverJobExecutor(ctx), o.metrics ? o.metrics.timedSaver(new ProverJobSaver(ctx)) : new ProverJobSaver(ctx), { ...runnerOptions, name: topic, listener: o.metrics?.pairRunnerListener() });
     await picker.start();
     pickers.push(picker as KafkaJobPicker<unknown>);
     runs.push(runner.run(abort.signal) as Promise<JobRunReport<unknown>>);
   }
-  log.info({ pairs: o.pairs.length, basicWitnessGeneration: o.basicWitnessGeneration }, 'prover process started');
+  log.info({ pairs: o.pairs.length, basicWitnessGeneration: o.basicWitnessGeneration, role }, 'prover process started');
 
   return {
     committer,

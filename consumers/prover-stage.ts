@@ -2,13 +2,14 @@
 // witness, or the children's proofs), witness vector generation, proving; then save the
 // proof, land it in its parent's counter, and produce what follows — the parent job when this
 // proof completed its group, the final proof after compression — together with the offset
-// commit, in one transaction.
+// commit, in one transaction. The split deployment (consumers/witness-vector-stage.ts) runs the
+// first two steps and the last two in different processes and reuses both halves from here.
 import { AggregationCounters, AggregationError, batchRunKey } from '../aggregation';
 import { crashPoint } from '../lib/fault-injection';
 import { Logger } from '../lib/logger';
 import { ProtocolVersion, sameVersion, formatVersion } from '../lib/protocol-version';
 import { JobCoordinates, ProofPayload, ProofRejectedError } from '../payload/payload';
-import { ProverJob, encode } from '../schemas';
+import { ProverJob, WitnessVectorJob, encode } from '../schemas';
 import { ObjectStore } from '../storage';
 import { AggregationRound } from '../topics/catalog';
 import { AggregationPlan, JobCoord, childrenOf, levelSize, parentOf } from '../topics/geometry';
@@ -34,6 +35,10 @@ export interface StageObserver {
   /** A job completed its parent's group and the parent job was emitted. */
   parentTriggered?(parent: ProverJob): void;
   deadLettered?(job: ProverJob | null, reason: string): void;
+  /** Split deployment: a witness vector generator stored a vector and handed it to its zone's provers. */
+  vectorHandedOff?(handOff: WitnessVectorJob): void;
+  /** Split deployment: a prover took a hand-off job from `topic`. */
+  handOffStarted?(handOff: WitnessVectorJob, topic: string): void;
 }
 
 export interface StageContext {
@@ -57,6 +62,12 @@ export interface StageContext {
 export interface ProvedJob {
   proof: Buffer;
   timings: StageTimings;
+}
+
+export interface GeneratedVector {
+  vector: Buffer;
+  witnessMs: number;
+  vectorMs: number;
 }
 
 export function runOf(job: ProverJob): BatchRun {
@@ -96,58 +107,126 @@ export function jobRecord(version: ProtocolVersion, job: ProverJob, retry = fals
   return { topic: retry ? retryTopic(version, pair) : pairTopic(version, pair), key: job.job_id, value: encode('ProverJob', job) };
 }
 
+/**
+ * Witness generation and witness vector generation of one job: loads the instance witness
+ * (round 0) or the children's proofs, each verified by the payload, and synthesizes the vector.
+ */
+export async function generateVector(ctx: StageContext, job: ProverJob): Promise<GeneratedVector> {
+  if (!sameVersion(job.protocol_version, ctx.version)) {
+    throw new PermanentJobError(`job of protocol ${formatVersion(job.protocol_version)} on a ${formatVersion(ctx.version)} component`, 'version-mismatch');
+  }
+  const run = runOf(job);
+  const coord = coordOf(job);
+  const here = coordinates(run, coord);
+  const { payload, store } = ctx;
+  let t = performance.now();
+  let witness: Buffer;
+  try {
+    if (coord.round === AggregationRound.BasicCircuits) {
+      if (job.input_keys.length !== 1) throw new PermanentJobError(`basic job ${job.job_id} must name exactly one witness`);
+      witness = await payload.generateWitness(here, { kind: 'basic', witness: await store.get(job.input_keys[0]) });
+    } else {
+      const plan = await ctx.plans.get(run);
+      const children = childrenOf(plan, coord);
+      const keys = children.map((c) => objectKeys.proof(run, c));
+      if (keys.length !== job.input_keys.length || keys.some((k, i) => k !== job.input_keys[i])) {
+        throw new PermanentJobError(`job ${job.job_id} names inputs that are not its children in the batch's plan`);
+      }
+      const proofs = await Promise.all(keys.map((k) => store.get(k)));
+      witness = await payload.generateWitness(here, {
+        kind: 'aggregate',
+        children: children.map((c, i) => ({ coordinates: coordinates(run, c), proof: proofs[i] })),
+      });
+    }
+  } catch (e) {
+    if (e instanceof ProofRejectedError) throw new PermanentJobError(e.message, 'proof-rejected');
+    throw e;
+  }
+  const witnessMs = performance.now() - t;
+  t = performance.now();
+  const vector = await payload.generateWitnessVector(here, witness);
+  return { vector, witnessMs, vectorMs: performance.now() - t };
+}
+
+/** Proving of one job from its witness vector. */
+export async function proveVector(ctx: StageContext, job: ProverJob, vector: Buffer): Promise<{ proof: Buffer; proveMs: number }> {
+  const t = performance.now();
+  const proof = await ctx.payload.prove(coordinates(runOf(job), coordOf(job)), vector);
+  return { proof, proveMs: performance.now() - t };
+}
+
 export class ProverJobExecutor implements Executor<ProverJob, KafkaJobMeta<ProverJob>, ProvedJob> {
   constructor(private readonly ctx: StageContext) {}
 
   async execute(job: ProverJob): Promise<ProvedJob> {
-    const startedAt = Date.now();
-    this.ctx.observer?.jobStarted?.(job, Math.max(0, startedAt - job.triggered_at_ms));
-    if (!sameVersion(job.protocol_version, this.ctx.version)) {
-      throw new PermanentJobError(`job of protocol ${formatVersion(job.protocol_version)} on a ${formatVersion(this.ctx.version)} component`, 'version-mismatch');
-    }
-    const run = runOf(job);
-    const coord = coordOf(job);
-    const here = coordinates(run, coord);
-    const { payload, store } = this.ctx;
-    let t = performance.now();
-    let witness: Buffer;
-    try {
-      if (coord.round === AggregationRound.BasicCircuits) {
-        if (job.input_keys.length !== 1) throw new PermanentJobError(`basic job ${job.job_id} must name exactly one witness`);
-        witness = await payload.generateWitness(here, { kind: 'basic', witness: await store.get(job.input_keys[0]) });
-      } else {
-        const plan = await this.ctx.plans.get(run);
-        const children = childrenOf(plan, coord);
-        const keys = children.map((c) => objectKeys.proof(run, c));
-        if (keys.length !== job.input_keys.length || keys.some((k, i) => k !== job.input_keys[i])) {
-          throw new PermanentJobError(`job ${job.job_id} names inputs that are not its children in the batch's plan`);
-        }
-        const proofs = await Promise.all(keys.map((k) => store.get(k)));
-        witness = await payload.generateWitness(here, {
-          kind: 'aggregate',
-          children: children.map((c, i) => ({ coordinates: coordinates(run, c), proof: proofs[i] })),
-        });
-      }
-    } catch (e) {
-      if (e instanceof ProofRejectedError) throw new PermanentJobError(e.message, 'proof-rejected');
-      throw e;
-    }
-    const witnessMs = performance.now() - t;
-    t = performance.now();
-    const vector = await payload.generateWitnessVector(here, witness);
-    const vectorMs = performance.now() - t;
-    t = performance.now();
-    const proof = await payload.prove(here, vector);
-    return { proof, timings: { witnessMs, vectorMs, proveMs: performance.now() - t } };
+    this.ctx.observer?.jobStarted?.(job, Math.max(0, Date.now() - job.triggered_at_ms));
+    const { vector, witnessMs, vectorMs } = await generateVector(this.ctx, job);
+    const { proof, proveMs } = await proveVector(this.ctx, job, vector);
+    return { proof, timings: { witnessMs, vectorMs, proveMs } };
   }
 }
 
-export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJob> {
-  constructor(private readonly ctx: StageContext) {}
+/**
+ * What a stage consumes, seen by the saver: the proving job each message stands for, and how the
+ * message is retried. Pair topics carry ProverJobs (`pairJobs`); a zone's hand-off topics carry
+ * WitnessVectorJobs (consumers/witness-vector-stage.ts).
+ */
+export interface JobSource<J> {
+  /** Names the stage in dead letters. */
+  stage(job: J): string;
+  /** The proving job: its proof is saved, landed and announced under this job's identity. */
+  proverJob(job: J): ProverJob;
+  attempt(job: J): number;
+  /** The record that retries `job` as attempt `attempt`, not to start before `notBeforeMs`. */
+  retryRecord(job: J, attempt: number, notBeforeMs: number): OutgoingRecord;
+}
 
-  async save(outcome: JobOutcome<KafkaJobMeta<ProverJob>, ProvedJob>): Promise<void> {
+export function pairJobs(version: ProtocolVersion): JobSource<ProverJob> {
+  return {
+    stage: (job) => `prover r${job.aggregation_round}`,
+    proverJob: (job) => job,
+    attempt: (job) => job.attempt,
+    retryRecord: (job, attempt, notBeforeMs) => jobRecord(version, { ...job, attempt, not_before_ms: notBeforeMs }, true),
+  };
+}
+
+/**
+ * A failed execution: the record that retries it later (through its source's retry topic), or
+ * its dead letter when retrying cannot help or the attempts are used up.
+ */
+export function failureRecord<J>(ctx: StageContext, source: JobSource<J>, meta: KafkaJobMeta<J>, error: Error, job = source.proverJob(meta.job)): OutgoingRecord {
+  const attempts = source.attempt(meta.job) + 1;
+  if (error instanceof PermanentJobError || attempts >= ctx.maxAttempts) {
+    return deadLetterFor(ctx, source, meta, error, attempts, error instanceof PermanentJobError ? undefined : 'max-attempts', job);
+  }
+  ctx.logger.warn({ jobId: job.job_id, attempt: attempts, err: error.message }, 'job failed; retrying');
+  return source.retryRecord(meta.job, attempts, Date.now() + ctx.retryBackoffMs * 2 ** (attempts - 1));
+}
+
+export function deadLetterFor<J>(ctx: StageContext, source: JobSource<J>, meta: KafkaJobMeta<J>, error: Error, attempts: number, kind?: string, job = source.proverJob(meta.job)): OutgoingRecord {
+  ctx.logger.error({ jobId: job.job_id, err: error.message }, 'job to dead letter topic');
+  ctx.observer?.deadLettered?.(job, error.message);
+  return deadLetterRecord(ctx.version, meta, error, source.stage(meta.job), attempts, { protocolVersion: job.protocol_version, batchNumber: job.batch_number, jobId: job.job_id }, kind);
+}
+
+/**
+ * Saves a proof, lands it and produces what follows, with the offset commit, in one transaction.
+ * The same for a combined stage (pair topics) and a split deployment's prover (hand-off topics):
+ * only the source of the jobs differs.
+ */
+export class ProverJobSaver<J = ProverJob> implements JobSaver<KafkaJobMeta<J>, ProvedJob> {
+  private readonly source: JobSource<J>;
+
+  constructor(
+    private readonly ctx: StageContext,
+    source?: JobSource<J>,
+  ) {
+    this.source = source ?? (pairJobs(ctx.version) as unknown as JobSource<J>);
+  }
+
+  async save(outcome: JobOutcome<KafkaJobMeta<J>, ProvedJob>): Promise<void> {
     const meta = outcome.metadata;
-    const job = meta.job;
+    const job = this.source.proverJob(meta.job);
     const completion: Completion = { groupId: meta.groupId, topic: meta.topic, partition: meta.partition, offset: meta.offset };
     let records: OutgoingRecord[];
     let emitted: string | null = null;
@@ -156,10 +235,10 @@ export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJ
         ({ records, emitted } = await this.saveProof(job, outcome.output.proof));
       } catch (e) {
         if (!(e instanceof AggregationError) && !(e instanceof PermanentJobError)) throw e; // transient: the runner retries the save
-        records = [this.deadLetter(meta, e as Error, job.attempt + 1)];
+        records = [deadLetterFor(this.ctx, this.source, meta, e as Error, this.source.attempt(meta.job) + 1, undefined, job)];
       }
     } else {
-      records = [this.failed(meta, outcome.error)];
+      records = [failureRecord(this.ctx, this.source, meta, outcome.error, job)];
     }
     this.ctx.observer?.jobSaved?.(job, outcome.ok, outcome.ok ? outcome.output.timings : null);
     // Not awaited: the offset commits with these records; a failed transaction stops the process.
@@ -191,6 +270,7 @@ export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJ
       proof_digest: payload.proofDigest(proof),
       landed_at_ms: Date.now(),
       worker: this.ctx.worker,
+      zone: this.ctx.zone,
     };
     const records: OutgoingRecord[] = [{ topic: proofsLandedTopic(version), key: job.job_id, value: encode('ProofLanded', landed) }];
     if (coord.round === AggregationRound.Compression) {
@@ -205,6 +285,8 @@ export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJ
     crashPoint('after-landed');
     if (result.status === 'TRIGGER') {
       const inputs = childrenOf(plan, link.parent).map((c) => objectKeys.proof(run, c));
+      // The parent goes to the shared pair topic, where any zone's witness vector generator may
+      // take it (docs/pipeline.md, "Zones"); `zone` only records where its group completed.
       const parent = proverJobFor(run, plan, link.parent, inputs, job.zone);
       records.push(jobRecord(version, parent));
       const ready = {
@@ -224,24 +306,5 @@ export class ProverJobSaver implements JobSaver<KafkaJobMeta<ProverJob>, ProvedJ
       return { records, emitted: coordId(link.parent) };
     }
     return { records, emitted: null };
-  }
-
-  /** A failed execution: retry later through the retry topic, or dead-letter it when retrying cannot help. */
-  private failed(meta: KafkaJobMeta<ProverJob>, error: Error): OutgoingRecord {
-    const job = meta.job;
-    const attempts = job.attempt + 1;
-    if (error instanceof PermanentJobError || attempts >= this.ctx.maxAttempts) {
-      return this.deadLetter(meta, error, attempts, error instanceof PermanentJobError ? undefined : 'max-attempts');
-    }
-    this.ctx.logger.warn({ jobId: job.job_id, attempt: attempts, err: error.message }, 'job failed; retrying');
-    const retry: ProverJob = { ...job, attempt: attempts, not_before_ms: Date.now() + this.ctx.retryBackoffMs * 2 ** (attempts - 1) };
-    return jobRecord(this.ctx.version, retry, true);
-  }
-
-  private deadLetter(meta: KafkaJobMeta<ProverJob>, error: Error, attempts: number, kind?: string): OutgoingRecord {
-    const job = meta.job;
-    this.ctx.logger.error({ jobId: job.job_id, err: error.message }, 'job to dead letter topic');
-    this.ctx.observer?.deadLettered?.(job, error.message);
-    return deadLetterRecord(this.ctx.version, meta, error, `prover r${job.aggregation_round}`, attempts, { protocolVersion: job.protocol_version, batchNumber: job.batch_number, jobId: job.job_id }, kind);
   }
 }

@@ -14,7 +14,7 @@
 import { Admin, Kafka } from 'kafkajs';
 import { ProtocolVersion } from '../lib/protocol-version';
 import { Pair } from '../topics/catalog';
-import { batchesTopic, consumerGroup, finalProofsTopic, pairTopic, retryTopic } from '../topics/naming';
+import { batchesTopic, consumerGroup, finalProofsTopic, handOffRetryTopic, handOffTopic, pairTopic, retryTopic } from '../topics/naming';
 import { LagSnapshot, ReplicaRecommendation, ScalerSettings, combineRecommendations, recommendedReplicas } from './autoscaling';
 
 /** A consumer group and the topics it reads; `topic` (the first) names it in metrics. */
@@ -49,6 +49,12 @@ export interface GroupLag extends LagSnapshot {
 export function pairGroup(version: ProtocolVersion, pair: Pair): WatchedGroup {
   const topic = pairTopic(version, pair);
   return { groupId: consumerGroup(topic), topics: [topic, retryTopic(version, pair)], transactional: true };
+}
+
+/** The consumer group of a pair's hand-off topic in one zone: it reads that topic and its retry topic. */
+export function handOffGroup(version: ProtocolVersion, pair: Pair, zone: string): WatchedGroup {
+  const topic = handOffTopic(version, pair, zone);
+  return { groupId: consumerGroup(topic), topics: [topic, handOffRetryTopic(version, pair, zone)], transactional: true };
 }
 
 export function batchesGroup(version: ProtocolVersion): WatchedGroup {
