@@ -1,6 +1,7 @@
 // One entry point for every role:
 //   local     a whole pipeline in this process, proving a few batches end to end (the main job)
-//   prover    consumers of one prover group's pair topics (and basic witness generation)
+//   prover    consumers of one prover group's pair topics (and basic witness generation); --split: a zone's prover
+//   wvg       witness vector generation for one zone's provers (split deployment, docs/pipeline.md "Zones")
 //   gateway   core <-> Kafka
 //   core      the rollup node's side (its own process and store)
 //   topics    create the topics of a protocol version
@@ -32,6 +33,7 @@ import { finalProofsGroup } from '../metrics/consumer-lag';
 import { opsMain } from './ops';
 import { opsContext, watchStuckWork } from '../ops';
 import { PayloadName, localRunShape, payloadNameOf } from './local-shape';
+import { zoneRoleOf } from './zone-role';
 import { DASHBOARD_USAGE, portFlag, runDashboard, startPipelineDashboard } from './dashboard';
 
 const USAGE = `usage: cli/main.ts <command> [flags]
@@ -44,6 +46,9 @@ const USAGE = `usage: cli/main.ts <command> [flags]
   prover   --instance NAME [--group N] [--exclude-group N,..] [--version 24.0] [--zone Z] [--store URL] [--concurrency 8]
            [--circuit-ids 1,2,..] [--session-timeout-ms 30000] [--core-url URL (checks verification keys)]
            [--metrics-port N|off (default 0: a free port)] [--metrics-host 127.0.0.1]
+           [--split --zone Z: prove only the witness vectors zone Z's wvg processes hand off]
+  wvg      --instance NAME --zone Z [the prover flags but --split]: witness and witness vector generation
+           on the pair topics (and basic witness generation), handing each vector to zone Z's provers
   gateway  --instance NAME [--version 24.0] [--core-url URL] [--store URL] [--metrics-port N|off] [--metrics-host H]
            [--stuck-after-s 600 (0 = off): warn about, and count, work waiting longer]
   core     [core flags: see core/main.ts --help]
@@ -156,7 +161,8 @@ async function runLocal(args: ParsedArgs): Promise<void> {
   console.log(`all ${count} batches proven; data under ${localDir}/runs/${runId}`);
 }
 
-async function runProver(args: ParsedArgs): Promise<void> {
+async function runProver(args: ParsedArgs, command: 'prover' | 'wvg' = 'prover'): Promise<void> {
+  const { role, zone } = zoneRoleOf(args, command);
   const version = versionOf(args);
   const instance = stringFlag(args, 'instance', '');
   if (!instance) throw new UsageError('prover needs --instance NAME (stable across restarts: it names the transactional id)');
@@ -185,10 +191,11 @@ async function runProver(args: ParsedArgs): Promise<void> {
     payload,
     version,
     pairs: restrictPairs(pairs, listFlag(args, 'circuit-ids')),
-    basicWitnessGeneration: !args.flags.has('no-basic-wg') && runsBatchWitnessGeneration(group) && !excluded.includes(defaultProverGroups().batchWitnessGenerationGroup),
+    basicWitnessGeneration: role !== 'prover' && !args.flags.has('no-basic-wg') && runsBatchWitnessGeneration(group) && !excluded.includes(defaultProverGroups().batchWitnessGenerationGroup),
     geometry: loadGeometry(),
     instanceId: instance,
-    zone: args.flags.has('zone') ? stringFlag(args, 'zone', '') : null,
+    role,
+    zone,
     concurrency: intFlag(args, 'concurrency', 8, 1),
     sessionTimeoutMs: intFlag(args, 'session-timeout-ms', 30_000, 1000),
     metrics: metrics?.prover,
@@ -264,6 +271,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'prover':
         await runProver(args);
+        return 0;
+      case 'wvg':
+        await runProver(args, 'wvg');
         return 0;
       case 'gateway':
         await runGateway(args);
