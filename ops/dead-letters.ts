@@ -5,9 +5,10 @@
 // same proof to the same key and lands the same member in its parent's group (a duplicate landing
 // changes nothing, and a group never triggers twice). A double requeue costs work, nothing else.
 import { formatVersion, sameVersion } from '../lib/protocol-version';
-import { BatchJob, DeadLetter, ProverJob, decode, encode } from '../schemas';
+import { BatchJob, DeadLetter, ProverJob, WitnessVectorJob, decode, encode } from '../schemas';
 import { batchesTopic, dltTopic, parseTopic } from '../topics/naming';
 import { jobRecord } from '../consumers/prover-stage';
+import { handOffRecord } from '../consumers/witness-vector-stage';
 import { OpsContext } from './context';
 import { readWholeTopic } from './kafka-read';
 import { produceRecords } from './produce';
@@ -100,7 +101,7 @@ export async function listDeadLetters(ctx: Pick<OpsContext, 'kafka' | 'version'>
 
 export interface RequeuedJob {
   jobId: string;
-  message: 'ProverJob' | 'BatchJob';
+  message: 'ProverJob' | 'BatchJob' | 'WitnessVectorJob';
   topic: string;
   /** The dead letter it came from. */
   letter: { partition: number; offset: number; kind: string; reason: string; originalTopic: string };
@@ -160,6 +161,15 @@ export async function requeueBatch(ctx: Pick<OpsContext, 'kafka' | 'version'>, b
         }
         const topic = batchesTopic(ctx.version);
         chosen.set(job.job_id, { record: { topic, key: job.job_id, value: encode('BatchJob', { ...job, created_at_ms: Date.now() }) }, job: { jobId: job.job_id, message: 'BatchJob', topic, letter } });
+      } else if (kind === 'handoff' || kind === 'handoff-retry') {
+        // Back to its zone's hand-off topic: the vector is stored there, and only that zone proves it.
+        const job = decode('WitnessVectorJob', l.original_value) as WitnessVectorJob;
+        if (!sameVersion(job.protocol_version, ctx.version)) {
+          skip(`a job of ${formatVersion(job.protocol_version)}`);
+          continue;
+        }
+        const record = handOffRecord(ctx.version, { ...job, attempt: 0, not_before_ms: 0 });
+        chosen.set(`${job.job_id}@${job.zone}`, { record, job: { jobId: job.job_id, message: 'WitnessVectorJob', topic: record.topic, letter } });
       } else {
         skip(`not a job (${kind} topic); nothing to requeue`);
       }

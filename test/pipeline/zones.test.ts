@@ -4,7 +4,8 @@
 // proving happens in the zone that made its vector, both zones work, and the core accepts every
 // batch. Failure paths: a malformed hand-off message and a vector of another zone are
 // dead-lettered while the batches complete; a zone's prover stopped while its zone keeps making
-// vectors picks them up when it comes back.
+// vectors picks them up when it comes back; a failing proving is retried on its zone's hand-off
+// retry topic until it is dead-lettered, and an operator's requeue puts it back in its zone.
 import { expect } from 'chai';
 import Redis from 'ioredis';
 import { mkdtempSync } from 'node:fs';
@@ -23,7 +24,8 @@ import { DeadLetter, ProofLanded, WitnessVectorJob, decode, encode } from '../..
 import { createObjectStore } from '../../storage';
 import { ensureTopics } from '../../topics/admin';
 import { Pair } from '../../topics/catalog';
-import { consumerGroup, dltTopic, handOffTopic, pairTopic, parseTopic, proofsLandedTopic } from '../../topics/naming';
+import { requeueBatch } from '../../ops/dead-letters';
+import { consumerGroup, dltTopic, handOffRetryTopic, handOffTopic, pairTopic, parseTopic, proofsLandedTopic } from '../../topics/naming';
 import { dropVersion, readTopic, uniqueVersion } from '../support/kafka-helpers';
 
 const ZONES = ['a', 'b'] as const;
@@ -57,6 +59,7 @@ describe('zones: witness vectors are proven in the zone that made them', functio
   let client: CoreClient;
   let gateway: RunningGateway | null = null;
   let fatal: Error | null = null;
+  const strayId = `v${version.minor}.${version.patch}:b999:run0:r0:c1:d0:s0`;
 
   function observerFor(role: ProverRole, zone: Zone): StageObserver {
     if (role === 'witness-vector-generator') return { vectorHandedOff: (h) => made.get(zone)!.push(h) };
@@ -83,6 +86,7 @@ describe('zones: witness vectors are proven in the zone that made them', functio
         instanceId: instance,
         concurrency: 4,
         sessionTimeoutMs: 6000,
+        retryBackoffMs: 200,
         observer: observerFor(role, zone),
         onFatal: (e) => {
           fatal ??= e;
@@ -166,7 +170,6 @@ describe('zones: witness vectors are proven in the zone that made them', functio
     // Failure paths on the hand-off topics, put there before the batches flow.
     const producer = kafka.producer();
     await producer.connect();
-    const strayId = `v${version.minor}.${version.patch}:b999:run0:r0:c1:d0:s0`;
     const stray: WitnessVectorJob = {
       protocol_version: version,
       batch_number: 999,
@@ -270,6 +273,32 @@ describe('zones: witness vectors are proven in the zone that made them', functio
     for (const id of waiting) expect(provedByA.has(id), `${id} proven by zone a's restarted prover`).to.equal(true);
     // Nothing of batch 3 was proven in a zone other than its vector's.
     for (const p of provings.slice(before)) expect(p.handOff.zone).to.equal(p.prover);
+    expect(fatal).to.equal(null);
+  });
+
+  it("retries a failing proving on its zone's hand-off retry topic until it is dead-lettered; a requeue puts a hand-off back in its zone", async () => {
+    // The operator requeues the other-zone vector of the first test: it goes back to the zone it names, a.
+    const result = await requeueBatch({ kafka, version }, 999);
+    expect(result.requeued.map((j) => [j.jobId, j.message, j.topic])).to.deep.equal([[strayId, 'WitnessVectorJob', handOffTopic(version, MAIN_VM, 'a')]]);
+    // Zone a's prover takes it; its vector was never stored, so every attempt fails and is retried on
+    // zone a's retry topic, until the attempts are used up.
+    const isGivenUp = (v: Buffer) => {
+      const l = decode('DeadLetter', v) as DeadLetter;
+      return l.job_id === strayId && l.error_kind === 'max-attempts';
+    };
+    const letters = await readTopic(kafka, dltTopic(version), (vs) => vs.some(isGivenUp), 180_000);
+    const given = letters.find(isGivenUp);
+    expect(given, 'the failing hand-off dead-lettered after its attempts').to.not.equal(undefined);
+    const letter = decode('DeadLetter', given!) as DeadLetter;
+    expect(letter.original_topic).to.equal(handOffRetryTopic(version, MAIN_VM, 'a'));
+    expect(letter.attempts).to.equal(5);
+    expect(letter.failed_stage).to.equal('prover r0 zone a');
+    const attempts = provings.filter((p) => p.handOff.job_id === strayId && p.prover === 'a');
+    expect(attempts.map((p) => p.handOff.attempt)).to.deep.equal([0, 1, 2, 3, 4]);
+    expect(attempts[0].topic).to.equal(handOffTopic(version, MAIN_VM, 'a'));
+    for (const p of attempts.slice(1)) expect(p.topic).to.equal(handOffRetryTopic(version, MAIN_VM, 'a'));
+    // Zone b saw it only once, in the first test, and refused it.
+    expect(provings.filter((p) => p.handOff.job_id === strayId && p.prover === 'b').length).to.equal(1);
     expect(fatal).to.equal(null);
   });
 });
