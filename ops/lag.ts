@@ -10,7 +10,7 @@
 // offset to the end; larger ones are reported as their offset lag, marked not exact.
 import { Admin, AssignerProtocol, Kafka } from 'kafkajs';
 import { Pair, pairKey } from '../topics/catalog';
-import { ParsedTopic, consumerGroup, pairTopic, parseTopic, versionPrefix, versionTopic } from '../topics/naming';
+import { ParsedTopic, consumerGroup, handOffTopic, pairTopic, parseTopic, versionPrefix, versionTopic } from '../topics/naming';
 import { ProtocolVersion } from '../lib/protocol-version';
 import { PartitionRange, readRanges, topicOffsets } from './kafka-read';
 
@@ -67,6 +67,9 @@ export function groupOfTopic(parsed: ParsedTopic): string | null {
     case 'pair':
     case 'retry':
       return consumerGroup(pairTopic(parsed.version, parsed.pair));
+    case 'handoff':
+    case 'handoff-retry':
+      return consumerGroup(handOffTopic(parsed.version, parsed.pair, parsed.zone));
     case 'batches':
     case 'final-proofs':
       return consumerGroup(versionTopic(parsed.version, parsed.kind));

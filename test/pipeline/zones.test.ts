@@ -25,6 +25,7 @@ import { createObjectStore } from '../../storage';
 import { ensureTopics } from '../../topics/admin';
 import { Pair } from '../../topics/catalog';
 import { requeueBatch } from '../../ops/dead-letters';
+import { topicLags } from '../../ops/lag';
 import { consumerGroup, dltTopic, handOffRetryTopic, handOffTopic, pairTopic, parseTopic, proofsLandedTopic } from '../../topics/naming';
 import { dropVersion, readTopic, uniqueVersion } from '../support/kafka-helpers';
 
@@ -232,6 +233,13 @@ describe('zones: witness vectors are proven in the zone that made them', functio
       expect(e.zone, e.job_id).to.be.oneOf([...ZONES]);
       expect(made.get(e.zone as Zone)!.some((h) => h.job_id === e.job_id), `${e.job_id} landed in zone ${e.zone}`).to.equal(true);
       expect(e.worker).to.equal(name('prover', e.zone as Zone));
+    }
+
+    // The operator's lag view names each hand-off topic's consumer group.
+    const lags = await topicLags(kafka, version, { probeLimit: 0 });
+    for (const zone of ZONES) {
+      const row = lags.find((l) => l.topic === handOffRetryTopic(version, MAIN_VM, zone));
+      expect(row?.group, `lag row of zone ${zone}'s retry topic`).to.equal(consumerGroup(handOffTopic(version, MAIN_VM, zone)));
     }
 
     // The hand-off consumer groups: each zone's holds only that zone's prover.
