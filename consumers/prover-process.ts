@@ -167,7 +167,8 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
         queueSize: 64,
         logger: log,
       });
-      const runner = new JobRunner(picker, new HandOffProverExecutor(ctx), new ProverJobSaver(ctx, handOffJobs(o.version)), { ...runnerOptions, name: handOff });
+      const saver = new ProverJobSaver(ctx, handOffJobs(o.version));
+      const runner = new JobRunner(picker, new HandOffProverExecutor(ctx), o.metrics ? o.metrics.timedSaver(saver) : saver, { ...runnerOptions, name: handOff, listener: o.metrics?.pairRunnerListener<WitnessVectorJob>() });
       await picker.start();
       pickers.push(picker as KafkaJobPicker<unknown>);
       runs.push(runner.run(abort.signal) as Promise<JobRunReport<unknown>>);

@@ -23,8 +23,9 @@ import { KafkaJobMeta } from './kafka/kafka-job-picker';
 import { Completion, OutgoingRecord, TransactionalCommitter } from './kafka/transactional-committer';
 
 export interface StageTimings {
-  witnessMs: number;
-  vectorMs: number;
+  /** Null where another process ran the step (a split prover gets its vectors from a zone's generator). */
+  witnessMs: number | null;
+  vectorMs: number | null;
   proveMs: number;
 }
 
@@ -36,7 +37,7 @@ export interface StageObserver {
   parentTriggered?(parent: ProverJob): void;
   deadLettered?(job: ProverJob | null, reason: string): void;
   /** Split deployment: a witness vector generator stored a vector and handed it to its zone's provers. */
-  vectorHandedOff?(handOff: WitnessVectorJob): void;
+  vectorHandedOff?(handOff: WitnessVectorJob, timings: { witnessMs: number; vectorMs: number }): void;
   /** Split deployment: a prover took a hand-off job from `topic`. */
   handOffStarted?(handOff: WitnessVectorJob, topic: string): void;
 }

@@ -117,7 +117,7 @@ export class WitnessVectorSaver implements JobSaver<KafkaJobMeta<ProverJob>, Gen
       // A redelivered job writes the same key again; a throw here is retried by the runner.
       await this.ctx.store.put(handOff.vector_key, outcome.output.vector);
       record = handOffRecord(this.ctx.version, handOff);
-      this.ctx.observer?.vectorHandedOff?.(handOff);
+      this.ctx.observer?.vectorHandedOff?.(handOff, { witnessMs: outcome.output.witnessMs, vectorMs: outcome.output.vectorMs });
     } else {
       record = failureRecord(this.ctx, this.source, meta, outcome.error);
       this.ctx.observer?.jobSaved?.(meta.job, false, null);
@@ -147,6 +147,6 @@ export class HandOffProverExecutor implements Executor<WitnessVectorJob, KafkaJo
     if (h.vector_key !== expectedKey) throw new PermanentJobError(`job ${h.job_id} names vector ${h.vector_key}, not its own ${expectedKey}`);
     const vector = await this.ctx.store.get(h.vector_key);
     const { proof, proveMs } = await proveVector(this.ctx, job, vector);
-    return { proof, timings: { witnessMs: 0, vectorMs: 0, proveMs } };
+    return { proof, timings: { witnessMs: null, vectorMs: null, proveMs } };
   }
 }

@@ -11,7 +11,7 @@ import { formatVersion } from '../lib/protocol-version';
 import type { ProtocolVersion } from '../lib/protocol-version';
 import type { JobRunnerListener } from '../processor/listener';
 import type { JobOutcome, JobSaver } from '../processor/job-saver';
-import { type BatchJob, type DeadLetter, type ProverJob, decode } from '../schemas';
+import { type BatchJob, type DeadLetter, type ProverJob, type WitnessVectorJob, decode } from '../schemas';
 import type { StageObserver, StageTimings } from '../consumers/prover-stage';
 import type { KafkaJobMeta } from '../consumers/kafka/kafka-job-picker';
 import type { TransactionalCommitter } from '../consumers/kafka/transactional-committer';
@@ -43,16 +43,19 @@ export interface ProverProcessMetrics {
   /** A StageObserver that records the metrics and then calls `inner`. */
   stageObserver(inner?: StageObserver): StageObserver;
   /** The listener of a pair topic's JobRunner. */
-  pairRunnerListener(): JobRunnerListener<KafkaJobMeta<ProverJob>>;
+  pairRunnerListener<J extends PairJobLabels = ProverJob>(): JobRunnerListener<KafkaJobMeta<J>>;
   /** The listener of the basic witness generation JobRunner (batches topic). */
   batchRunnerListener(): JobRunnerListener<KafkaJobMeta<BatchJob>>;
   /** Times each save of a proof (store + landing). */
-  timedSaver<O>(saver: JobSaver<KafkaJobMeta<ProverJob>, O>): JobSaver<KafkaJobMeta<ProverJob>, O>;
+  timedSaver<O, J extends PairJobLabels = ProverJob>(saver: JobSaver<KafkaJobMeta<J>, O>): JobSaver<KafkaJobMeta<J>, O>;
   /** Counts the dead letters and transactions the committer commits. */
   watchCommitter(committer: TransactionalCommitter): void;
   /** Consumer groups whose lag this process reports. */
   watchGroups(groups: WatchedGroup[]): void;
 }
+
+/** What the job metrics' labels come from: a ProverJob, or a zone's hand-off job (WitnessVectorJob). */
+export type PairJobLabels = Pick<ProverJob, 'protocol_version' | 'aggregation_round' | 'circuit_id'>;
 
 /** Sets a counter to an externally kept total on scrape. */
 function setCounter(c: Counter<string>, value: number, labels?: Record<string, string>): void {
@@ -139,7 +142,7 @@ export class ProverMetrics implements ProverProcessMetrics {
 
   // -- label children ------------------------------------------------------------------------
 
-  private forJob(job: ProverJob): JobChildren {
+  private forJob(job: PairJobLabels): JobChildren {
     const v = job.protocol_version;
     let byPair = this.lastVersionChildren;
     if (!byPair || this.lastVersion!.minor !== v.minor || this.lastVersion!.patch !== v.patch) {
@@ -199,8 +202,8 @@ export class ProverMetrics implements ProverProcessMetrics {
           c.succeeded.inc();
           if (timings) {
             const r = this.forRound(job.aggregation_round);
-            r.witness.observe(timings.witnessMs / 1000);
-            r.vector.observe(timings.vectorMs / 1000);
+            if (timings.witnessMs !== null) r.witness.observe(timings.witnessMs / 1000);
+            if (timings.vectorMs !== null) r.vector.observe(timings.vectorMs / 1000);
             r.prove.observe(timings.proveMs / 1000);
           }
         } else {
@@ -220,10 +223,17 @@ export class ProverMetrics implements ProverProcessMetrics {
         }
         inner?.deadLettered?.(job, reason);
       },
+      vectorHandedOff: (handOff: WitnessVectorJob, timings: { witnessMs: number; vectorMs: number }) => {
+        const r = this.forRound(handOff.aggregation_round);
+        r.witness.observe(timings.witnessMs / 1000);
+        r.vector.observe(timings.vectorMs / 1000);
+        inner?.vectorHandedOff?.(handOff, timings);
+      },
+      handOffStarted: (handOff: WitnessVectorJob, topic: string) => inner?.handOffStarted?.(handOff, topic),
     };
   }
 
-  pairRunnerListener(): JobRunnerListener<KafkaJobMeta<ProverJob>> {
+  pairRunnerListener<J extends PairJobLabels = ProverJob>(): JobRunnerListener<KafkaJobMeta<J>> {
     return {
       picked: (meta) => {
         const c = this.forJob(meta.job);
@@ -251,9 +261,9 @@ export class ProverMetrics implements ProverProcessMetrics {
     return { retried: (stage) => this.runnerRetries.labels(stage).inc() };
   }
 
-  timedSaver<O>(saver: JobSaver<KafkaJobMeta<ProverJob>, O>): JobSaver<KafkaJobMeta<ProverJob>, O> {
+  timedSaver<O, J extends PairJobLabels = ProverJob>(saver: JobSaver<KafkaJobMeta<J>, O>): JobSaver<KafkaJobMeta<J>, O> {
     return {
-      save: async (outcome: JobOutcome<KafkaJobMeta<ProverJob>, O>, signal: AbortSignal) => {
+      save: async (outcome: JobOutcome<KafkaJobMeta<J>, O>, signal: AbortSignal) => {
         const t = performance.now();
         await saver.save(outcome, signal);
         if (outcome.ok) this.forRound(outcome.metadata.job.aggregation_round).save.observe((performance.now() - t) / 1000);

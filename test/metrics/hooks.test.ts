@@ -77,6 +77,27 @@ describe('metrics: hooks', () => {
     expect(seen).to.deep.equal([ok.job_id, retried.job_id, dead.job_id, deadAfterOk.job_id]);
   });
 
+  it('split deployment: the generator times witness and vector steps, the prover only proving; the split hooks reach the inner observer', async () => {
+    const registry = createMetricsRegistry({ component: 'test', processMetrics: false });
+    const m = new ProverMetrics(registry);
+    const handOffs: string[] = [];
+    const obs = m.stageObserver({ vectorHandedOff: (h) => handOffs.push(`made ${h.job_id}`), handOffStarted: (h, topic) => handOffs.push(`proving ${h.job_id} from ${topic}`) });
+    const j = job(0, 1, 0);
+    const handOff = { ...j, zone: 'a', vector_key: 'k', generator: 'g', handed_off_at_ms: 0 };
+    obs.vectorHandedOff!(handOff, { witnessMs: 4, vectorMs: 6 });
+    obs.handOffStarted!(handOff, 'topic-a');
+    obs.jobSaved!(j, true, { witnessMs: null, vectorMs: null, proveMs: 8 });
+
+    const s = parsePrometheusText(await registry.metrics());
+    const round0 = { aggregation_round: '0' };
+    expect(sum(s, 'zkp_witness_generation_duration_seconds_count', round0), 'once, by the generator').to.equal(1);
+    expect(sum(s, 'zkp_witness_generation_duration_seconds_sum', round0)).to.be.closeTo(0.004, 1e-9);
+    expect(sum(s, 'zkp_witness_vector_generation_duration_seconds_count', round0)).to.equal(1);
+    expect(sum(s, 'zkp_proving_duration_seconds_count', round0)).to.equal(1);
+    expect(sum(s, 'zkp_jobs_succeeded_total')).to.equal(1);
+    expect(handOffs).to.deep.equal([`made ${j.job_id}`, `proving ${j.job_id} from topic-a`]);
+  });
+
   it('counts dead letters by error_kind once their transaction commits, and reads committer totals', async () => {
     const registry = createMetricsRegistry({ component: 'test', processMetrics: false });
     const m = new ProverMetrics(registry);

@@ -19,6 +19,8 @@ import { DigestPayload } from '../../payload/digest';
 import { CoreClient } from '../../producers/core-client';
 import { RunningGateway, startGateway } from '../../producers/gateway';
 import { RunningProverProcess, ProverRole, startProverProcess } from '../../consumers/prover-process';
+import { ProverMetrics } from '../../metrics/prover-metrics';
+import { createMetricsRegistry } from '../../metrics/registry';
 import { StageObserver } from '../../consumers/prover-stage';
 import { DeadLetter, ProofLanded, WitnessVectorJob, decode, encode } from '../../schemas';
 import { createObjectStore } from '../../storage';
@@ -53,6 +55,8 @@ describe('zones: witness vectors are proven in the zone that made them', functio
   const payload = new DigestPayload();
   const name = (role: string, zone: Zone) => `zones-${version.minor}-${role}-${zone}`;
   const running = new Map<string, RunningProverProcess>();
+  /** The job metrics of zone a's split prover. */
+  const proverAMetrics = new ProverMetrics(createMetricsRegistry({ component: 'prover', processMetrics: false }));
   /** Hand-off jobs made, by the generator's zone. */
   const made = new Map<Zone, WitnessVectorJob[]>(ZONES.map((z) => [z, []]));
   const provings: Proving[] = [];
@@ -89,6 +93,7 @@ describe('zones: witness vectors are proven in the zone that made them', functio
         sessionTimeoutMs: 6000,
         retryBackoffMs: 200,
         observer: observerFor(role, zone),
+        metrics: role === 'prover' && zone === 'a' ? proverAMetrics : undefined,
         onFatal: (e) => {
           fatal ??= e;
         },
@@ -261,6 +266,17 @@ describe('zones: witness vectors are proven in the zone that made them', functio
     expect(wrongZone!.reason).to.include('zone a').and.include('zone b');
     expect(landed.some((e) => e.job_id === strayId), 'the refused vector was not proven').to.equal(false);
     expect(letters.filter((l) => l.job_id !== strayId && l.original_topic !== garbage!.original_topic), 'no other dead letters').to.deep.equal([]);
+
+    // The split prover's job metrics count what it proved in its zone.
+    const total = async (metric: string) => {
+      const values = (await proverAMetrics.registry.getSingleMetric(metric)!.get()).values as Array<{ value: number; metricName?: string }>;
+      const counts = values.filter((v) => v.metricName?.endsWith('_count')); // a histogram: its observation counts
+      return (counts.length > 0 ? counts : values).reduce((a, v) => a + v.value, 0);
+    };
+    const provedInA = new Set(real.filter((p) => p.prover === 'a').map((p) => p.handOff.job_id)).size;
+    expect(await total('zkp_jobs_picked_total'), 'jobs picked by zone a').to.be.at.least(provedInA);
+    expect(await total('zkp_jobs_succeeded_total'), 'jobs succeeded in zone a').to.be.at.least(provedInA);
+    expect(await total('zkp_save_duration_seconds'), 'saves timed in zone a').to.be.at.least(provedInA);
   });
 
   it("keeps a zone's vectors for its prover while it is stopped, and the prover proves them when it comes back", async () => {
