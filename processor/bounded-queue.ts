@@ -87,6 +87,16 @@ export class BoundedQueue<T> {
     });
   }
 
+  /** Up to `max` items that are there now, oldest first, without waiting (possibly none). */
+  takeReady(max: number): T[] {
+    const taken: T[] = [];
+    while (taken.length < max && this.items.length > 0) {
+      taken.push(this.items.shift() as T);
+      this.onRoom();
+    }
+    return taken;
+  }
+
   /** No more puts (waiting putters get `false`). Items already in stay takeable. */
   close(): void {
     if (this.isClosed) return;

@@ -27,6 +27,11 @@ export interface JobRunnerOptions<M> {
   pickedQueueSize?: number;
   /** Outcomes waiting for the saver. Default 1. */
   outcomeQueueSize?: number;
+  /**
+   * Most outcomes handed to the saver's `saveBatch` at once: what is waiting when the saver is
+   * free, never a wait for more. Default 1 (one `save` per outcome); needs `saveBatch`.
+   */
+  saveBatchSize?: number;
   /** Wait between picks that found nothing. Default 1000 ms, x2, up to 5000 ms; reset by a job. */
   idleBackoff?: BackoffOptions;
   /** Retries of a throwing pick. Default 1000 ms, x2, up to 10 s, forever. */
@@ -117,6 +122,7 @@ export class JobRunner<I, M, O> {
   private readonly concurrency: number;
   private readonly pickedQueueSize: number;
   private readonly outcomeQueueSize: number;
+  private readonly saveBatchSize: number;
   private readonly idleBackoff: BackoffOptions;
   private readonly pickRetry: RetryPolicy;
   private readonly saveRetry: RetryPolicy;
@@ -135,6 +141,8 @@ export class JobRunner<I, M, O> {
     this.concurrency = positiveInteger(options.concurrency ?? 1, 'concurrency');
     this.pickedQueueSize = positiveInteger(options.pickedQueueSize ?? 1, 'pickedQueueSize');
     this.outcomeQueueSize = positiveInteger(options.outcomeQueueSize ?? 1, 'outcomeQueueSize');
+    this.saveBatchSize = positiveInteger(options.saveBatchSize ?? 1, 'saveBatchSize');
+    if (this.saveBatchSize > 1 && !saver.saveBatch) throw new RangeError('JobRunner: saveBatchSize > 1 needs a saver with saveBatch');
     this.idleBackoff = validateBackoff(options.idleBackoff ?? DEFAULT_IDLE_BACKOFF, 'idleBackoff');
     this.pickRetry = retryPolicy(options.pickRetry, DEFAULT_PICK_RETRY, 'pickRetry');
     this.saveRetry = retryPolicy(options.saveRetry, DEFAULT_SAVE_RETRY, 'saveRetry');
@@ -162,6 +170,7 @@ export class JobRunner<I, M, O> {
       concurrency: this.concurrency,
       pickedQueueSize: this.pickedQueueSize,
       outcomeQueueSize: this.outcomeQueueSize,
+      saveBatchSize: this.saveBatchSize,
       idleBackoff: this.idleBackoff,
       pickRetry: this.pickRetry,
       saveRetry: this.saveRetry,
@@ -178,6 +187,7 @@ interface RunSettings<M> {
   concurrency: number;
   pickedQueueSize: number;
   outcomeQueueSize: number;
+  saveBatchSize: number;
   idleBackoff: BackoffOptions;
   pickRetry: RetryPolicy;
   saveRetry: RetryPolicy;
@@ -336,36 +346,44 @@ class Run<I, M, O> {
     for (;;) {
       const taken = await this.finished.take(hard);
       if (taken.done) return;
-      const { seq, outcome } = taken.value;
-      const tracked = this.track(seq, 'saving');
+      // Whatever else is already waiting goes with it (never a wait for more).
+      const batch = [taken.value, ...this.finished.takeReady(this.s.saveBatchSize - 1)];
+      for (const { seq } of batch) this.track(seq, 'saving');
+      const outcomes = batch.map((f) => f.outcome);
+      const metadata = batch.length === 1 ? outcomes[0].metadata : outcomes.map((o) => o.metadata);
       const save = (_attempt: number, signal: AbortSignal): Promise<void> =>
-        untilAborted(invoke(() => this.saver.save(outcome, signal)), signal);
+        untilAborted(invoke(() => (batch.length === 1 ? this.saver.save(outcomes[0], signal) : this.saver.saveBatch!(outcomes, signal))), signal);
       const result = await retryWithBackoff(save, {
         ...this.s.saveRetry,
         signal: hard,
         onRetry: (error, attempt, delayMs) => {
-          this.s.log.warn({ err: error, attempt, delayMs, metadata: outcome.metadata }, 'save failed; retrying');
+          this.s.log.warn({ err: error, attempt, delayMs, metadata }, 'save failed; retrying');
           this.notify('retried', (l) => l.retried?.('save', error, attempt, delayMs));
         },
       });
       if (result.ok) {
-        this.jobs.delete(seq);
-        this.savedCount += 1;
-        if (!outcome.ok) this.failedCount += 1;
-        this.notify('saved', (l) => l.saved?.(outcome.metadata, outcome.ok));
+        for (const { seq, outcome } of batch) {
+          this.jobs.delete(seq);
+          this.savedCount += 1;
+          if (!outcome.ok) this.failedCount += 1;
+          this.notify('saved', (l) => l.saved?.(outcome.metadata, outcome.ok));
+        }
         continue;
       }
       if (result.aborted || hard.aborted) return; // stays 'saving' in the report
       const stopping = this.s.onSaveFailure === 'stop';
-      if (tracked) {
-        tracked.stage = 'save-failed';
-        tracked.error = result.error;
+      for (const { seq, outcome } of batch) {
+        const tracked = this.jobs.get(seq);
+        if (tracked) {
+          tracked.stage = 'save-failed';
+          tracked.error = result.error;
+        }
+        this.s.log.error(
+          { err: result.error, attempts: result.attempts, metadata: outcome.metadata, stopping },
+          'save failed; giving up on this outcome (job not acknowledged)',
+        );
+        this.fail({ stage: 'save', error: result.error, attempts: result.attempts, metadata: outcome.metadata, stopping });
       }
-      this.s.log.error(
-        { err: result.error, attempts: result.attempts, metadata: outcome.metadata, stopping },
-        'save failed; giving up on this outcome (job not acknowledged)',
-      );
-      this.fail({ stage: 'save', error: result.error, attempts: result.attempts, metadata: outcome.metadata, stopping });
       if (stopping) {
         this.reason = 'save-failed';
         this.abortInFlight(new AbortedError('runner stopping: save failed'));

@@ -19,4 +19,10 @@ export type JobOutcome<M, O> =
  */
 export interface JobSaver<M, O> {
   save(outcome: JobOutcome<M, O>, signal: AbortSignal): Promise<void>;
+  /**
+   * Optional: saves several outcomes at once (the runner's `saveBatchSize`), e.g. one round
+   * trip for all their writes. Same contract as `save` for each outcome; a throw retries the
+   * whole batch, so it must be idempotent as a whole.
+   */
+  saveBatch?(outcomes: JobOutcome<M, O>[], signal: AbortSignal): Promise<void>;
 }

@@ -53,6 +53,18 @@ describe('processor/bounded-queue', () => {
     expect(new Set(taken).size).to.equal(100);
   });
 
+  it('takeReady takes up to max waiting items without waiting, and lets waiting putters in', async () => {
+    const q = new BoundedQueue<number>(2);
+    expect(q.takeReady(5)).to.deep.equal([]);
+    await q.put(1);
+    await q.put(2);
+    const third = q.put(3); // waits for room
+    expect(q.takeReady(1)).to.deep.equal([1]);
+    expect(await third).to.equal(true);
+    expect(q.takeReady(5)).to.deep.equal([2, 3]);
+    expect(q.size).to.equal(0);
+  });
+
   it('waitForSpace resolves once an item is taken', async () => {
     const queue = new BoundedQueue<number>(1);
     expect(await queue.waitForSpace()).to.equal(true);

@@ -479,6 +479,89 @@ describe('processor/job-runner', () => {
     });
   });
 
+  describe('batched saves (saveBatchSize)', () => {
+    it('hands the saver what waits while it is busy, in one saveBatch, and reports each job', async () => {
+      const gate = deferred();
+      const batches: number[][] = [];
+      const saved: number[] = [];
+      const saver: JobSaver<number, number> = {
+        save: async (outcome) => {
+          batches.push([outcome.metadata]);
+          await gate.promise; // holds the saver while the other outcomes queue up
+        },
+        saveBatch: async (outcomes) => {
+          batches.push(outcomes.map((o) => o.metadata));
+        },
+      };
+      const listener: JobRunnerListener<number> = { saved: (m) => saved.push(m) };
+      const stop = new AbortController();
+      const done = new JobRunner(new ListPicker([0, 1, 2, 3, 4, 5]), identity, saver, { ...FAST, concurrency: 6, pickedQueueSize: 6, outcomeQueueSize: 8, saveBatchSize: 4, listener }).run(stop.signal);
+      await until(() => batches.length === 1, 'first save started');
+      await new Promise((r) => setTimeout(r, 30)); // the five others finish executing meanwhile
+      gate.resolve();
+      await until(() => saved.length === 6, 'all saved');
+      stop.abort();
+      const report = await done;
+      expect(batches[0]).to.have.length(1);
+      expect(batches.slice(1).map((b) => b.length)).to.deep.equal([4, 1], 'at most saveBatchSize at once, and no wait for a full batch');
+      expect(batches.flat().sort()).to.deep.equal([0, 1, 2, 3, 4, 5]);
+      expect(saved.sort()).to.deep.equal([0, 1, 2, 3, 4, 5]);
+      expect(report).to.deep.include({ saved: 6, unsaved: [] });
+    });
+
+    it('retries a throwing saveBatch as a whole; each job is acknowledged once', async () => {
+      let calls = 0;
+      const acknowledged: number[] = [];
+      const gate = deferred();
+      const saver: JobSaver<number, number> = {
+        save: async (outcome) => {
+          await gate.promise;
+          acknowledged.push(outcome.metadata);
+        },
+        saveBatch: async (outcomes) => {
+          if (++calls === 1) throw new Error('store unavailable');
+          acknowledged.push(...outcomes.map((o) => o.metadata));
+        },
+      };
+      const stop = new AbortController();
+      const done = new JobRunner(new ListPicker([0, 1, 2]), identity, saver, { ...FAST, concurrency: 3, pickedQueueSize: 3, outcomeQueueSize: 4, saveBatchSize: 8 }).run(stop.signal);
+      await new Promise((r) => setTimeout(r, 30));
+      gate.resolve();
+      await until(() => acknowledged.length === 3, 'all acknowledged');
+      stop.abort();
+      const report = await done;
+      expect(calls).to.equal(2);
+      expect(acknowledged.sort()).to.deep.equal([0, 1, 2]);
+      expect(report).to.deep.include({ saved: 3, unsaved: [] });
+    });
+
+    it('reports every job of a batch whose save keeps failing', async () => {
+      const failures: JobRunnerFailure<number>[] = [];
+      const gate = deferred();
+      const saver: JobSaver<number, number> = {
+        save: async () => {
+          await gate.promise;
+        },
+        saveBatch: async () => {
+          throw new Error('disk full');
+        },
+      };
+      const stop = new AbortController();
+      const done = new JobRunner(new ListPicker([0, 1, 2]), identity, saver, { ...FAST, concurrency: 3, pickedQueueSize: 3, outcomeQueueSize: 4, saveBatchSize: 8, onError: (f) => failures.push(f) }).run(stop.signal);
+      await new Promise((r) => setTimeout(r, 30));
+      gate.resolve();
+      const report = await done;
+      expect(report.reason).to.equal('save-failed');
+      expect(failures.map((f) => (f.stage === 'save' ? f.metadata : -1)).sort()).to.deep.equal([1, 2]);
+      expect(report.unsaved.filter((u) => u.stage === 'save-failed').map((u) => u.metadata).sort()).to.deep.equal([1, 2]);
+      expect(report.saved).to.equal(1);
+    });
+
+    it('needs a saver with saveBatch', () => {
+      expect(() => new JobRunner(new ListPicker([]), identity, new MemorySaver<number>(), { saveBatchSize: 2 })).to.throw(RangeError, /saveBatch/);
+    });
+  });
+
   it('rejects a second run()', async () => {
     const stop = new AbortController();
     stop.abort();
