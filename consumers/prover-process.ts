@@ -115,6 +115,8 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
   setMaxListeners(0, abort.signal); // every runner of the process listens to it
   const pickers: Array<KafkaJobPicker<unknown>> = [];
   const runs: Array<Promise<JobRunReport<unknown>>> = [];
+  // Proofs finished while the saver was busy are saved together: one Redis round trip, one transaction.
+  const PROOF_SAVE_BATCH = 32;
   const runnerOptions = {
     concurrency: o.concurrency ?? 8,
     pickedQueueSize: 32,
@@ -168,7 +170,7 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
         logger: log,
       });
       const saver = new ProverJobSaver(ctx, handOffJobs(o.version));
-      const runner = new JobRunner(picker, new HandOffProverExecutor(ctx), o.metrics ? o.metrics.timedSaver(saver) : saver, { ...runnerOptions, name: handOff, listener: o.metrics?.pairRunnerListener<WitnessVectorJob>() });
+      const runner = new JobRunner(picker, new HandOffProverExecutor(ctx), o.metrics ? o.metrics.timedSaver(saver) : saver, { ...runnerOptions, saveBatchSize: PROOF_SAVE_BATCH, name: handOff, listener: o.metrics?.pairRunnerListener<WitnessVectorJob>() });
       await picker.start();
       pickers.push(picker as KafkaJobPicker<unknown>);
       runs.push(runner.run(abort.signal) as Promise<JobRunReport<unknown>>);
@@ -193,7 +195,7 @@ export async function startProverProcess(o: ProverProcessOptions): Promise<Runni
     const runner =
       role === 'witness-vector-generator'
         ? new JobRunner(picker, new WitnessVectorExecutor(ctx), new WitnessVectorSaver(ctx), { ...runnerOptions, name: topic, listener: o.metrics?.pairRunnerListener() })
-        : new JobRunner(picker, new ProverJobExecutor(ctx), o.metrics ? o.metrics.timedSaver(new ProverJobSaver(ctx)) : new ProverJobSaver(ctx), { ...runnerOptions, name: topic, listener: o.metrics?.pairRunnerListener() });
+        : new JobRunner(picker, new ProverJobExecutor(ctx), o.metrics ? o.metrics.timedSaver(new ProverJobSaver(ctx)) : new ProverJobSaver(ctx), { ...runnerOptions, saveBatchSize: PROOF_SAVE_BATCH, name: topic, listener: o.metrics?.pairRunnerListener() });
     await picker.start();
     pickers.push(picker as KafkaJobPicker<unknown>);
     runs.push(runner.run(abort.signal) as Promise<JobRunReport<unknown>>);

@@ -12,7 +12,7 @@ import { JobCoordinates, ProofPayload, ProofRejectedError } from '../payload/pay
 import { ProverJob, WitnessVectorJob, encode } from '../schemas';
 import { ObjectStore } from '../storage';
 import { AggregationRound } from '../topics/catalog';
-import { AggregationPlan, JobCoord, childrenOf, levelSize, parentOf } from '../topics/geometry';
+import { AggregationPlan, GeometryError, JobCoord, childrenOf, levelSize, parentOf } from '../topics/geometry';
 import { aggregationReadyTopic, finalProofsTopic, pairTopic, proofsLandedTopic, retryTopic } from '../topics/naming';
 import { Executor } from '../processor/executor';
 import { JobOutcome, JobSaver } from '../processor/job-saver';
@@ -210,6 +210,9 @@ export function deadLetterFor<J>(ctx: StageContext, source: JobSource<J>, meta: 
   return deadLetterRecord(ctx.version, meta, error, source.stage(meta.job), attempts, { protocolVersion: job.protocol_version, batchNumber: job.batch_number, jobId: job.job_id }, kind);
 }
 
+/** What a proof's landing means for what the saver produces. */
+type Landed = { kind: 'final' } | { kind: 'landed' } | { kind: 'trigger'; plan: AggregationPlan; parent: JobCoord; expected: number };
+
 /**
  * Saves a proof, lands it and produces what follows, with the offset commit, in one transaction.
  * The same for a combined stage (pair topics) and a split deployment's prover (hand-off topics):
@@ -225,39 +228,92 @@ export class ProverJobSaver<J = ProverJob> implements JobSaver<KafkaJobMeta<J>, 
     this.source = source ?? (pairJobs(ctx.version) as unknown as JobSource<J>);
   }
 
-  async save(outcome: JobOutcome<KafkaJobMeta<J>, ProvedJob>): Promise<void> {
-    const meta = outcome.metadata;
-    const job = this.source.proverJob(meta.job);
-    const completion: Completion = { groupId: meta.groupId, topic: meta.topic, partition: meta.partition, offset: meta.offset };
-    let records: OutgoingRecord[];
-    let emitted: string | null = null;
-    if (outcome.ok) {
-      try {
-        ({ records, emitted } = await this.saveProof(job, outcome.output.proof));
-      } catch (e) {
-        if (!(e instanceof AggregationError) && !(e instanceof PermanentJobError)) throw e; // transient: the runner retries the save
-        records = [deadLetterFor(this.ctx, this.source, meta, e as Error, this.source.attempt(meta.job) + 1, undefined, job)];
+  save(outcome: JobOutcome<KafkaJobMeta<J>, ProvedJob>): Promise<void> {
+    return this.saveBatch([outcome]);
+  }
+
+  /**
+   * Saves several outcomes together: their proofs written in parallel, their landings in one
+   * Redis round trip, their records and offsets in one transaction. Each outcome ends exactly as
+   * alone; a transient failure (store, Redis connection) throws and the runner retries the batch.
+   */
+  async saveBatch(outcomes: JobOutcome<KafkaJobMeta<J>, ProvedJob>[]): Promise<void> {
+    const items = outcomes.map((outcome) => ({ outcome, job: this.source.proverJob(outcome.metadata.job) }));
+    const proved = items.filter((i): i is { outcome: Extract<typeof i.outcome, { ok: true }>; job: ProverJob } => i.outcome.ok);
+    await Promise.all(proved.map(({ job, outcome }) => this.ctx.store.put(objectKeys.proof(runOf(job), coordOf(job)), outcome.output.proof)));
+    for (let i = 0; i < proved.length; i++) crashPoint('after-proof-saved');
+
+    const landed = await this.land(proved.map((p) => p.job));
+    const records: OutgoingRecord[] = [];
+    const completions: Completion[] = [];
+    const emitted: Array<{ job: ProverJob; parent: string }> = [];
+    for (const { outcome, job } of items) {
+      const meta = outcome.metadata;
+      completions.push({ groupId: meta.groupId, topic: meta.topic, partition: meta.partition, offset: meta.offset });
+      if (!outcome.ok) {
+        records.push(failureRecord(this.ctx, this.source, meta, outcome.error, job));
+      } else {
+        const landing = landed.get(job.job_id)!;
+        if (landing instanceof Error) {
+          records.push(deadLetterFor(this.ctx, this.source, meta, landing, this.source.attempt(meta.job) + 1, undefined, job));
+        } else {
+          records.push(...this.follows(job, outcome.output.proof, landing));
+          if (landing.kind === 'trigger') emitted.push({ job, parent: coordId(landing.parent) });
+        }
       }
-    } else {
-      records = [failureRecord(this.ctx, this.source, meta, outcome.error, job)];
+      this.ctx.observer?.jobSaved?.(job, outcome.ok, outcome.ok ? outcome.output.timings : null);
     }
-    this.ctx.observer?.jobSaved?.(job, outcome.ok, outcome.ok ? outcome.output.timings : null);
-    // Not awaited: the offset commits with these records; a failed transaction stops the process.
-    const committed = this.ctx.committer.submit(records, [completion]);
+    // Not awaited: the offsets commit with these records; a failed transaction stops the process.
+    const committed = this.ctx.committer.submit(records, completions);
     committed.then(
-      () => (emitted ? this.ctx.counters.markEmitted(batchRunKey(job.protocol_version, job.batch_number, job.run_id), [emitted]) : 0),
+      () => Promise.all(emitted.map(({ job, parent }) => this.ctx.counters.markEmitted(batchRunKey(job.protocol_version, job.batch_number, job.run_id), [parent]))),
       () => undefined,
     ).catch((e: Error) => this.ctx.logger.warn({ err: e.message }, 'could not mark a parent job emitted'));
   }
 
-  /** Saves the proof and lands it; returns what to produce and the parent this landing emits, if any. */
-  private async saveProof(job: ProverJob, proof: Buffer): Promise<{ records: OutgoingRecord[]; emitted: string | null }> {
-    const { version, store, counters, payload } = this.ctx;
+  /**
+   * Lands every proved job but compression (whose proof is final) in its parent's group, in one
+   * round trip. Per job id: what the landing means, or the error that sends the job to the dead
+   * letter topic (a job without a parent in its plan, a landing the counters reject).
+   */
+  private async land(jobs: ProverJob[]): Promise<Map<string, Landed | Error>> {
+    const out = new Map<string, Landed | Error>();
+    const landings: Array<{ job: ProverJob; plan: AggregationPlan; link: NonNullable<ReturnType<typeof parentOf>> }> = [];
+    for (const job of jobs) {
+      if (job.aggregation_round === AggregationRound.Compression) {
+        out.set(job.job_id, { kind: 'final' });
+        continue;
+      }
+      const plan = await this.ctx.plans.get(runOf(job));
+      let link: ReturnType<typeof parentOf>;
+      try {
+        link = parentOf(plan, coordOf(job));
+      } catch (e) {
+        if (!(e instanceof GeometryError)) throw e;
+        out.set(job.job_id, new PermanentJobError(`job ${job.job_id}: ${e.message}`, 'invalid-job'));
+        continue;
+      }
+      if (!link) out.set(job.job_id, new PermanentJobError(`job ${job.job_id} has no parent in its plan`, 'invalid-job'));
+      else landings.push({ job, plan, link });
+    }
+    const results = await this.ctx.counters.landMany(
+      landings.map(({ job, link }) => ({ batchRunKey: batchRunKey(job.protocol_version, job.batch_number, job.run_id), parent: coordId(link.parent), member: link.childIndex })),
+    );
+    landings.forEach(({ job, plan, link }, i) => {
+      crashPoint('after-landed');
+      const r = results[i];
+      if (r.status === 'ERROR') out.set(job.job_id, new AggregationError(r.code, r.message));
+      else if (r.status === 'TRIGGER') out.set(job.job_id, { kind: 'trigger', plan, parent: link.parent, expected: r.expected });
+      else out.set(job.job_id, { kind: 'landed' });
+    });
+    return out;
+  }
+
+  /** What a saved, landed proof produces: its landed event, and the final proof or the parent job it completed. */
+  private follows(job: ProverJob, proof: Buffer, landing: Landed): OutgoingRecord[] {
+    const { version, payload } = this.ctx;
     const run = runOf(job);
-    const coord = coordOf(job);
-    const proofKey = objectKeys.proof(run, coord);
-    await store.put(proofKey, proof);
-    crashPoint('after-proof-saved');
+    const proofKey = objectKeys.proof(run, coordOf(job));
     const landed = {
       protocol_version: job.protocol_version,
       batch_number: job.batch_number,
@@ -274,21 +330,14 @@ export class ProverJobSaver<J = ProverJob> implements JobSaver<KafkaJobMeta<J>, 
       zone: this.ctx.zone,
     };
     const records: OutgoingRecord[] = [{ topic: proofsLandedTopic(version), key: job.job_id, value: encode('ProofLanded', landed) }];
-    if (coord.round === AggregationRound.Compression) {
+    if (landing.kind === 'final') {
       const final = { protocol_version: job.protocol_version, batch_number: job.batch_number, job_id: job.job_id, run_id: job.run_id, proof_key: proofKey, proof, created_at_ms: Date.now() };
       records.push({ topic: finalProofsTopic(version), key: String(job.batch_number), value: encode('FinalProof', final) });
-      return { records, emitted: null };
-    }
-    const plan = await this.ctx.plans.get(run);
-    const link = parentOf(plan, coord);
-    if (!link) throw new PermanentJobError(`job ${job.job_id} has no parent in its plan`);
-    const result = await counters.land(batchRunKey(run.protocolVersion, run.batchNumber, run.runId), coordId(link.parent), link.childIndex);
-    crashPoint('after-landed');
-    if (result.status === 'TRIGGER') {
-      const inputs = childrenOf(plan, link.parent).map((c) => objectKeys.proof(run, c));
+    } else if (landing.kind === 'trigger') {
+      const inputs = childrenOf(landing.plan, landing.parent).map((c) => objectKeys.proof(run, c));
       // The parent goes to the shared pair topic, where any zone's witness vector generator may
       // take it (docs/pipeline.md, "Zones"); `zone` only records where its group completed.
-      const parent = proverJobFor(run, plan, link.parent, inputs, job.zone);
+      const parent = proverJobFor(run, landing.plan, landing.parent, inputs, job.zone);
       records.push(jobRecord(version, parent));
       const ready = {
         protocol_version: parent.protocol_version,
@@ -299,13 +348,12 @@ export class ProverJobSaver<J = ProverJob> implements JobSaver<KafkaJobMeta<J>, 
         circuit_id: parent.circuit_id,
         depth: parent.depth,
         sequence_number: parent.sequence_number,
-        child_count: result.expected,
+        child_count: landing.expected,
         ready_at_ms: parent.triggered_at_ms,
       };
       records.push({ topic: aggregationReadyTopic(version), key: parent.job_id, value: encode('AggregationReady', ready) });
       this.ctx.observer?.parentTriggered?.(parent);
-      return { records, emitted: coordId(link.parent) };
     }
-    return { records, emitted: null };
+    return records;
   }
 }

@@ -262,12 +262,17 @@ export class ProverMetrics implements ProverProcessMetrics {
   }
 
   timedSaver<O, J extends PairJobLabels = ProverJob>(saver: JobSaver<KafkaJobMeta<J>, O>): JobSaver<KafkaJobMeta<J>, O> {
+    // A batch's time is each of its proofs' save time: each waited that long for it.
+    const timed = async (outcomes: JobOutcome<KafkaJobMeta<J>, O>[], save: () => Promise<void>) => {
+      const t = performance.now();
+      await save();
+      const s = (performance.now() - t) / 1000;
+      for (const o of outcomes) if (o.ok) this.forRound(o.metadata.job.aggregation_round).save.observe(s);
+    };
+    const batch = saver.saveBatch?.bind(saver);
     return {
-      save: async (outcome: JobOutcome<KafkaJobMeta<J>, O>, signal: AbortSignal) => {
-        const t = performance.now();
-        await saver.save(outcome, signal);
-        if (outcome.ok) this.forRound(outcome.metadata.job.aggregation_round).save.observe((performance.now() - t) / 1000);
-      },
+      save: (outcome, signal) => timed([outcome], () => saver.save(outcome, signal)),
+      ...(batch ? { saveBatch: (outcomes: JobOutcome<KafkaJobMeta<J>, O>[], signal: AbortSignal) => timed(outcomes, () => batch(outcomes, signal)) } : {}),
     };
   }
 
