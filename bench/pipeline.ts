@@ -5,7 +5,7 @@
 // with --in-process inside this process, as startLocalPipeline's own provers.
 //
 //   npm run bench:pipeline -- [--jobs 10000] [--leaf-arity 32] [--node-arity 32]
-//                             [--provers 1] [--in-process] [--concurrency 8] [--timeout-s 600]
+//                             [--provers 1] [--in-process] [--concurrency 8] [--save-batch 4] [--timeout-s 600]
 //
 // Measured (see docs/benchmarks.md):
 //   wall_s       from the gateway emitting the batch job (GatewayObserver.batchEmitted) to the
@@ -46,7 +46,7 @@ import { DEFAULT_GEOMETRY, Geometry } from '../topics/geometry';
 import { batchesTopic, consumerGroup, finalProofsTopic, pairTopic } from '../topics/naming';
 
 const USAGE =
-  'usage: npm run bench:pipeline -- [--jobs 10000] [--leaf-arity 32] [--node-arity 32] [--provers 1] [--in-process] [--concurrency 8] [--timeout-s 600]';
+  'usage: npm run bench:pipeline -- [--jobs 10000] [--leaf-arity 32] [--node-arity 32] [--provers 1] [--in-process] [--concurrency 8] [--save-batch 4] [--timeout-s 600]';
 
 function intArg(name: string, fallback: number, min = 1): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -88,6 +88,7 @@ interface ChildConfig {
   geometry: Geometry;
   instanceId: string;
   concurrency: number;
+  saveBatchSize: number;
 }
 
 /** [job id, round, circuit id, ms since epoch] */
@@ -131,6 +132,7 @@ async function runChild(): Promise<void> {
     geometry: cfg.geometry,
     instanceId: cfg.instanceId,
     concurrency: cfg.concurrency,
+    saveBatchSize: cfg.saveBatchSize,
     observer,
   });
   let heap = 0;
@@ -301,6 +303,7 @@ async function main(): Promise<void> {
   const PROVERS = intArg('provers', 1);
   const IN_PROCESS = process.argv.includes('--in-process');
   const CONCURRENCY = intArg('concurrency', 8);
+  const SAVE_BATCH = intArg('save-batch', 4, 1);
   const TIMEOUT_MS = intArg('timeout-s', 600) * 1000;
 
   const version: ProtocolVersion = { minor: 2000 + Math.floor(Math.random() * 60_000), patch: Math.floor(Math.random() * 100) };
@@ -315,7 +318,7 @@ async function main(): Promise<void> {
 
   console.log(
     `pipeline benchmark: ${JOBS} basic jobs, geometry ${LEAF_ARITY}/${NODE_ARITY}, ${PROVERS} prover process(es) ${IN_PROCESS ? 'inside this process' : 'as child processes'}, ` +
-      `concurrency ${CONCURRENCY}, protocol ${formatVersion(version)}, store ${dir}`,
+      `concurrency ${CONCURRENCY}, save batch ${SAVE_BATCH}, protocol ${formatVersion(version)}, store ${dir}`,
   );
   console.log(`load average at start: ${load()}`);
 
@@ -337,6 +340,7 @@ async function main(): Promise<void> {
     coreStoreUrl: `file://${join(dir, 'core-store')}`,
     provers: IN_PROCESS ? PROVERS : 0,
     concurrency: CONCURRENCY,
+    saveBatchSize: SAVE_BATCH,
     instancePrefix: prefix,
     stageObserver: recorder.observer(),
     gatewayObserver: {
@@ -377,7 +381,7 @@ async function main(): Promise<void> {
   const childResults: Array<Stopped | null> = [];
   try {
     if (!IN_PROCESS) {
-      for (let i = 0; i < PROVERS; i++) children.push(startChild({ version, storeUrl, geometry, instanceId: `${prefix}-prover-${i}`, concurrency: CONCURRENCY }, recorder));
+      for (let i = 0; i < PROVERS; i++) children.push(startChild({ version, storeUrl, geometry, instanceId: `${prefix}-prover-${i}`, concurrency: CONCURRENCY, saveBatchSize: SAVE_BATCH }, recorder));
       await Promise.all(children.map((c) => c.ready));
     }
     const members = new Map([batchesTopic(version), ...pairsFor(undefined).map((p) => pairTopic(version, p))].map((t) => [consumerGroup(t), PROVERS]));

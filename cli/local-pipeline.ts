@@ -42,6 +42,8 @@ export interface LocalPipelineOptions {
   /** Prover processes to run in this process (each with its own consumers); default 1. */
   provers?: number;
   concurrency?: number;
+  /** Proof outcomes saved together (startProverProcess's saveBatchSize). */
+  saveBatchSize?: number;
   stageObserver?: StageObserver;
   gatewayObserver?: GatewayObserver;
   instancePrefix?: string;
@@ -130,6 +132,7 @@ export async function startLocalPipeline(o: LocalPipelineOptions): Promise<Local
         geometry: o.geometry ?? DEFAULT_GEOMETRY,
         instanceId: `${o.instancePrefix ?? 'local'}-prover-${i}`,
         concurrency: o.concurrency,
+        saveBatchSize: o.saveBatchSize,
         observer: o.stageObserver,
         metrics: metrics?.prover,
       }),

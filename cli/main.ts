@@ -43,7 +43,7 @@ const USAGE = `usage: cli/main.ts <command> [flags]
            [--metrics-port N (default off)] [--stuck-after-s 300] [--dashboard-port N (default off; 0 = a free port)]
            native defaults: 6 basic jobs a batch over circuit ids 1,3, arities 2/2, tip capacity = types
            digest defaults: 300 basic jobs a batch over every type, the geometry file's arities (32/32)
-  prover   --instance NAME [--group N] [--exclude-group N,..] [--version 24.0] [--zone Z] [--store URL] [--concurrency 8]
+  prover   --instance NAME [--group N] [--exclude-group N,..] [--version 24.0] [--zone Z] [--store URL] [--concurrency 8] [--save-batch 4]
            [--circuit-ids 1,2,..] [--session-timeout-ms 30000] [--core-url URL (checks verification keys)]
            [--metrics-port N|off (default 0: a free port)] [--metrics-host 127.0.0.1]
            [--split --zone Z: prove only the witness vectors zone Z's wvg processes hand off]
@@ -197,6 +197,7 @@ async function runProver(args: ParsedArgs, command: 'prover' | 'wvg' = 'prover')
     role,
     zone,
     concurrency: intFlag(args, 'concurrency', 8, 1),
+    saveBatchSize: intFlag(args, 'save-batch', 4, 1),
     sessionTimeoutMs: intFlag(args, 'session-timeout-ms', 30_000, 1000),
     metrics: metrics?.prover,
     logger: log,
