@@ -35,3 +35,29 @@ export const objectKeys = {
   /** A witness vector made in `zone` (split deployment): per zone, so a zone's vectors can live in (or expire from) a store of its own. */
   vector: (r: BatchRun, c: JobCoord, zone: string) => `${batchRunPrefix(r)}/vector/${zone}/r${c.round}/c${c.circuitId}/d${c.depth}/s${c.seq}`,
 };
+
+/** The fields that place a job in its batch's proof tree, as every job-carrying record names them. */
+export interface JobPlace {
+  protocol_version: ProtocolVersion;
+  batch_number: number;
+  job_id: string;
+  run_id: number;
+  aggregation_round: number;
+  circuit_id: number;
+  depth: number;
+  sequence_number: number;
+}
+
+/** Just the place fields of `j` (a ProverJob, a hand-off job, ...), to spread into another record. */
+export function jobPlace(j: JobPlace): JobPlace {
+  return {
+    protocol_version: j.protocol_version,
+    batch_number: j.batch_number,
+    job_id: j.job_id,
+    run_id: j.run_id,
+    aggregation_round: j.aggregation_round,
+    circuit_id: j.circuit_id,
+    depth: j.depth,
+    sequence_number: j.sequence_number,
+  };
+}

@@ -18,7 +18,7 @@ import { Executor } from '../processor/executor';
 import { JobOutcome, JobSaver } from '../processor/job-saver';
 import { PlanCache } from './batch-plan';
 import { PermanentJobError, deadLetterRecord } from './dead-letters';
-import { BatchRun, coordId, jobId, objectKeys } from './job-identity';
+import { BatchRun, coordId, jobId, jobPlace, objectKeys } from './job-identity';
 import { KafkaJobMeta } from './kafka/kafka-job-picker';
 import { Completion, OutgoingRecord, TransactionalCommitter } from './kafka/transactional-committer';
 
@@ -315,14 +315,7 @@ export class ProverJobSaver<J = ProverJob> implements JobSaver<KafkaJobMeta<J>, 
     const run = runOf(job);
     const proofKey = objectKeys.proof(run, coordOf(job));
     const landed = {
-      protocol_version: job.protocol_version,
-      batch_number: job.batch_number,
-      job_id: job.job_id,
-      run_id: job.run_id,
-      aggregation_round: job.aggregation_round,
-      circuit_id: job.circuit_id,
-      depth: job.depth,
-      sequence_number: job.sequence_number,
+      ...jobPlace(job),
       proof_key: proofKey,
       proof_digest: payload.proofDigest(proof),
       landed_at_ms: Date.now(),
@@ -340,14 +333,7 @@ export class ProverJobSaver<J = ProverJob> implements JobSaver<KafkaJobMeta<J>, 
       const parent = proverJobFor(run, landing.plan, landing.parent, inputs, job.zone);
       records.push(jobRecord(version, parent));
       const ready = {
-        protocol_version: parent.protocol_version,
-        batch_number: parent.batch_number,
-        job_id: parent.job_id,
-        run_id: parent.run_id,
-        aggregation_round: parent.aggregation_round,
-        circuit_id: parent.circuit_id,
-        depth: parent.depth,
-        sequence_number: parent.sequence_number,
+        ...jobPlace(parent),
         child_count: landing.expected,
         ready_at_ms: parent.triggered_at_ms,
       };

@@ -14,7 +14,7 @@ import { JobOutcome, JobSaver } from '../processor/job-saver';
 import { ProverJob, WitnessVectorJob, encode } from '../schemas';
 import { handOffRetryTopic, handOffTopic } from '../topics/naming';
 import { PermanentJobError } from './dead-letters';
-import { objectKeys } from './job-identity';
+import { jobPlace, objectKeys } from './job-identity';
 import { KafkaJobMeta } from './kafka/kafka-job-picker';
 import { Completion, OutgoingRecord } from './kafka/transactional-committer';
 import { GeneratedVector, JobSource, ProvedJob, StageContext, coordOf, failureRecord, generateVector, pairJobs, proveVector, runOf } from './prover-stage';
@@ -33,14 +33,7 @@ export function handOffRecord(version: ProtocolVersion, handOff: WitnessVectorJo
 /** The hand-off job for `job`'s vector, made in `zone` by `generator`. */
 export function handOffFor(job: ProverJob, zone: string, generator: string): WitnessVectorJob {
   return {
-    protocol_version: job.protocol_version,
-    batch_number: job.batch_number,
-    job_id: job.job_id,
-    run_id: job.run_id,
-    aggregation_round: job.aggregation_round,
-    circuit_id: job.circuit_id,
-    depth: job.depth,
-    sequence_number: job.sequence_number,
+    ...jobPlace(job),
     level_size: job.level_size,
     zone,
     vector_key: objectKeys.vector(runOf(job), coordOf(job), zone),
@@ -55,14 +48,7 @@ export function handOffFor(job: ProverJob, zone: string, generator: string): Wit
 /** The proving job a hand-off job stands for; its `zone` is the zone that made (and proves) the vector. */
 export function proverJobOf(h: WitnessVectorJob): ProverJob {
   return {
-    protocol_version: h.protocol_version,
-    batch_number: h.batch_number,
-    job_id: h.job_id,
-    run_id: h.run_id,
-    aggregation_round: h.aggregation_round,
-    circuit_id: h.circuit_id,
-    depth: h.depth,
-    sequence_number: h.sequence_number,
+    ...jobPlace(h),
     level_size: h.level_size,
     input_keys: [h.vector_key],
     attempt: h.attempt,

@@ -4,7 +4,6 @@
 //     --basic-jobs 100 --circuit-ids 1,2,3 --version 24.0 --lease-ms 60000 --seal-every-ms 0
 //
 // `startCore(options)` runs the same in-process (tests, local pipeline).
-import { AddressInfo } from 'node:net';
 import { Server } from 'node:http';
 import { endpoints } from '../lib/endpoints';
 import { Logger, loggerFor } from '../lib/logger';
@@ -17,6 +16,7 @@ import { CoreApi } from './server';
 import { CoreStore, DEFAULT_CORE_STORE_URL, openCoreStore } from './store';
 import { ProcessMetrics } from '../metrics';
 import { parseMetricsPort } from '../metrics/server';
+import { listen } from '../lib/http-listen';
 
 export interface CoreOptions {
   /** Port to listen on; 0 picks a free one. Default: the port of endpoints.coreApiUrl (13050). */
@@ -113,15 +113,7 @@ export async function startCore(options: CoreOptions = {}): Promise<RunningCore>
   });
   const server: Server = api.createServer();
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? defaultCorePort(), host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${host}:${port}`;
+  const { port, origin: url } = await listen(server, options.port ?? defaultCorePort(), host);
   let ownMetrics: ProcessMetrics | null = null;
   if (options.metrics) options.metrics.watchCore(registry);
   else if (options.metricsPort !== undefined && options.metricsPort !== null) {

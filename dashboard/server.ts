@@ -9,10 +9,10 @@
 // interval, and takes the next; a slow snapshot delays the next instead of piling up.
 import { readFileSync } from 'node:fs';
 import { IncomingMessage, Server, ServerResponse, createServer } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Logger } from '../lib/logger';
 import { DashboardSnapshot } from './snapshot';
+import { listen } from '../lib/http-listen';
 
 export interface SnapshotSource {
   take(): Promise<DashboardSnapshot>;
@@ -136,16 +136,8 @@ export async function startDashboardServer(source: SnapshotSource, options: Dash
   });
 
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/`;
+  const { port, origin } = await listen(server, options.port, host);
+  const url = `${origin}/`;
   log?.info({ dashboard: url }, 'dashboard listening');
   sampleLoop();
 

@@ -1,9 +1,9 @@
 // The /metrics endpoint of a component (node:http): GET /metrics answers the registry in the
 // Prometheus text format; anything else is 404.
 import { Server, createServer } from 'node:http';
-import { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { Logger } from '../lib/logger';
+import { listen } from '../lib/http-listen';
 
 export interface MetricsServerOptions {
   /** 0 picks a free port. */
@@ -41,16 +41,8 @@ export async function startMetricsServer(registry: Registry, options: MetricsSer
     );
   });
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  const url = `http://${shown.includes(':') ? `[${shown}]` : shown}:${port}/metrics`;
+  const { port, origin } = await listen(server, options.port, host);
+  const url = `${origin}/metrics`;
   options.logger?.info({ metrics: url }, 'metrics endpoint listening');
   let closing: Promise<void> | null = null;
   return {
