@@ -3,6 +3,7 @@
 // output with identical bytes and lands in the same counter.
 import { ProtocolVersion, formatVersion } from '../lib/protocol-version';
 import { JobCoord } from '../topics/geometry';
+import type { ProverJob } from '../schemas';
 
 export interface BatchRun {
   protocolVersion: ProtocolVersion;
@@ -37,16 +38,7 @@ export const objectKeys = {
 };
 
 /** The fields that place a job in its batch's proof tree, as every job-carrying record names them. */
-export interface JobPlace {
-  protocol_version: ProtocolVersion;
-  batch_number: number;
-  job_id: string;
-  run_id: number;
-  aggregation_round: number;
-  circuit_id: number;
-  depth: number;
-  sequence_number: number;
-}
+export type JobPlace = Pick<ProverJob, 'protocol_version' | 'batch_number' | 'job_id' | 'run_id' | 'aggregation_round' | 'circuit_id' | 'depth' | 'sequence_number'>;
 
 /** Just the place fields of `j` (a ProverJob, a hand-off job, ...), to spread into another record. */
 export function jobPlace(j: JobPlace): JobPlace {
