@@ -14,6 +14,7 @@ import { proverJobFor } from '../../consumers/prover-stage';
 import { batchRunKey } from '../../aggregation';
 import { proveBatchWithDigest } from '../core/prove-batch-with-digest';
 import { dropVersion, readTopic, uniqueVersion } from '../support/kafka-helpers';
+import { until } from '../processor/support';
 
 const GEOMETRY = { leafArity: 8, nodeArity: 3, tipCapacity: 20 };
 
@@ -63,7 +64,10 @@ describe('pipeline end to end (Kafka + Redis + object store)', function () {
       const status = await pipeline.coreClient.batchStatus(batch);
       expect(status.state).to.equal('proven');
     }
-    expect(submitted.filter((s) => s.status === 'accepted').map((s) => s.batch).sort()).to.deep.equal([1, 2]);
+    // The core flips a batch to proven before its answer reaches the gateway's observer.
+    const acceptedBatches = () => submitted.filter((s) => s.status === 'accepted').map((s) => s.batch).sort();
+    await until(() => acceptedBatches().length === 2, 'the gateway to see both acceptances', 30_000).catch(() => undefined);
+    expect(acceptedBatches()).to.deep.equal([1, 2]);
   });
 
   it('runs exactly the jobs the geometry asks for, per round: ceil(inputs / arity), node depths down to one per type', async () => {

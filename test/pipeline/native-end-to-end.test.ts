@@ -13,6 +13,7 @@ import { AggregationRound } from '../../topics/catalog';
 import { dropVersion, uniqueVersion } from '../support/kafka-helpers';
 import { FINAL_JOB } from '../core/prove-batch-with-digest';
 import { SLOW_MS, SMALL, addon, tamper } from '../native-prover/support';
+import { until } from '../processor/support';
 
 const CIRCUITS = [1, 3];
 const GEOMETRY = { leafArity: SMALL.leafArity!, nodeArity: SMALL.nodeArity!, tipCapacity: CIRCUITS.length };
@@ -52,7 +53,10 @@ describe('pipeline end to end with native proofs (Kafka + Redis + object store +
       if (deadLetters.length > 0) throw new Error(`dead letters: ${deadLetters.join(' | ')}`);
     });
     for (const batch of [1, 2]) expect((await pipeline.coreClient.batchStatus(batch)).state).to.equal('proven');
-    expect(submitted.filter((s) => s.status === 'accepted').map((s) => s.batch).sort()).to.deep.equal([1, 2]);
+    // The core flips a batch to proven before its answer reaches the gateway's observer.
+    const acceptedBatches = () => submitted.filter((s) => s.status === 'accepted').map((s) => s.batch).sort();
+    await until(() => acceptedBatches().length === 2, 'the gateway to see both acceptances', 30_000).catch(() => undefined);
+    expect(acceptedBatches()).to.deep.equal([1, 2]);
     expect(deadLetters).to.deep.equal([]);
   });
 
