@@ -180,6 +180,8 @@ export interface JobSource<J> {
   attempt(job: J): number;
   /** The record that retries `job` as attempt `attempt`, not to start before `notBeforeMs`. */
   retryRecord(job: J, attempt: number, notBeforeMs: number): OutgoingRecord;
+  /** Objects only this job reads (a zone's witness vector): deleted once its proof is committed. */
+  consumedObjects?(job: J): string[];
 }
 
 export function pairJobs(version: ProtocolVersion): JobSource<ProverJob> {
@@ -269,6 +271,14 @@ export class ProverJobSaver<J = ProverJob> implements JobSaver<KafkaJobMeta<J>, 
       () => Promise.all(emitted.map(({ job, parent }) => this.ctx.counters.markEmitted(batchRunKey(job.protocol_version, job.batch_number, job.run_id), [parent]))),
       () => undefined,
     ).catch((e: Error) => this.ctx.logger.warn({ err: e.message }, 'could not mark a parent job emitted'));
+    // Once committed the job is never redelivered, so what only it read can go.
+    const consumed = proved.flatMap(({ outcome }) => this.source.consumedObjects?.(outcome.metadata.job) ?? []);
+    if (consumed.length > 0) {
+      committed.then(
+        () => Promise.all(consumed.map((key) => this.ctx.store.delete(key))),
+        () => undefined,
+      ).catch((e: Error) => this.ctx.logger.warn({ err: e.message }, 'could not delete consumed objects'));
+    }
   }
 
   /**

@@ -13,6 +13,7 @@ import { Executor } from '../processor/executor';
 import { JobOutcome, JobSaver } from '../processor/job-saver';
 import { ProverJob, WitnessVectorJob, encode } from '../schemas';
 import { handOffRetryTopic, handOffTopic } from '../topics/naming';
+import { ObjectNotFoundError } from '../storage';
 import { PermanentJobError } from './dead-letters';
 import { jobPlace, objectKeys } from './job-identity';
 import { KafkaJobMeta } from './kafka/kafka-job-picker';
@@ -65,6 +66,7 @@ export function handOffJobs(version: ProtocolVersion): JobSource<WitnessVectorJo
     proverJob: proverJobOf,
     attempt: (h) => h.attempt,
     retryRecord: (h, attempt, notBeforeMs) => handOffRecord(version, { ...h, attempt, not_before_ms: notBeforeMs }, true),
+    consumedObjects: (h) => [h.vector_key],
   };
 }
 
@@ -131,7 +133,22 @@ export class HandOffProverExecutor implements Executor<WitnessVectorJob, KafkaJo
     if (h.zone !== this.zone) throw new PermanentJobError(`witness vector of zone ${h.zone} on a prover of zone ${this.zone}`, 'zone-mismatch');
     const expectedKey = objectKeys.vector(runOf(job), coordOf(job), h.zone);
     if (h.vector_key !== expectedKey) throw new PermanentJobError(`job ${h.job_id} names vector ${h.vector_key}, not its own ${expectedKey}`);
-    const vector = await this.ctx.store.get(h.vector_key);
+    let vector: Buffer;
+    try {
+      vector = await this.ctx.store.get(h.vector_key);
+    } catch (e) {
+      if (!(e instanceof ObjectNotFoundError)) throw e;
+      // A vector is deleted once its proof is committed: a hand-off delivered again after that
+      // (a rebalance, a reset of its group) finds the proof instead and saves it again, which
+      // changes nothing. Neither there is an error the retries will report.
+      const proofKey = objectKeys.proof(runOf(job), coordOf(job));
+      try {
+        return { proof: await this.ctx.store.get(proofKey), timings: { witnessMs: null, vectorMs: null, proveMs: 0 } };
+      } catch (e2) {
+        if (e2 instanceof ObjectNotFoundError) throw new Error(`witness vector ${h.vector_key} is missing and job ${h.job_id} has no proof at ${proofKey}`);
+        throw e2;
+      }
+    }
     const { proof, proveMs } = await proveVector(this.ctx, job, vector);
     return { proof, timings: { witnessMs: null, vectorMs: null, proveMs } };
   }

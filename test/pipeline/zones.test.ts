@@ -267,6 +267,28 @@ describe('zones: witness vectors are proven in the zone that made them', functio
     expect(landed.some((e) => e.job_id === strayId), 'the refused vector was not proven').to.equal(false);
     expect(letters.filter((l) => l.job_id !== strayId && l.original_topic !== garbage!.original_topic), 'no other dead letters').to.deep.equal([]);
 
+    // A vector is deleted once its proof is committed.
+    for (const batch of [1, 2]) {
+      const prefix = `v${version.minor}.${version.patch}/b${batch}/run0/vector/`;
+      await waitFor(`batch ${batch}'s vectors deleted`, async () => (await store.list(prefix)).length === 0, 30_000);
+    }
+    // A hand-off delivered again after that (as after a rebalance) finds the proof and changes nothing.
+    const again = made.get('a')!.find((h) => h.batch_number === 1 && h.aggregation_round === 0)!;
+    const producer2 = kafka.producer();
+    await producer2.connect();
+    try {
+      await producer2.send({ topic: handOffTopic(version, { round: 0, circuitId: again.circuit_id }, 'a'), acks: -1, messages: [{ key: again.job_id, value: encode('WitnessVectorJob', again) }] });
+    } finally {
+      await producer2.disconnect();
+    }
+    await waitFor('the repeated hand-off landed again', async () => {
+      const events = (await readTopic(kafka, proofsLandedTopic(version), () => false, 3000)).map((v) => decode('ProofLanded', v) as ProofLanded);
+      return events.filter((e) => e.job_id === again.job_id).length >= 2;
+    }, 60_000);
+    const lettersAfter = (await readTopic(kafka, dltTopic(version), () => false, 3000)).map((v) => decode('DeadLetter', v) as DeadLetter);
+    expect(lettersAfter.filter((l) => l.job_id === again.job_id), 'the repeated hand-off is not dead-lettered').to.deep.equal([]);
+    expect((await client.batchStatus(1)).state).to.equal('proven');
+
     // The split prover's job metrics count what it proved in its zone.
     const total = async (metric: string) => {
       const values = (await proverAMetrics.registry.getSingleMetric(metric)!.get()).values as Array<{ value: number; metricName?: string }>;
