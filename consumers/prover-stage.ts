@@ -245,7 +245,9 @@ export class ProverJobSaver<J = ProverJob> implements JobSaver<KafkaJobMeta<J>, 
     await Promise.all(proved.map(({ job, outcome }) => this.ctx.store.put(objectKeys.proof(runOf(job), coordOf(job)), outcome.output.proof)));
     for (let i = 0; i < proved.length; i++) crashPoint('after-proof-saved');
 
-    const landed = await this.land(proved.map((p) => p.job));
+    // In the order of `proved`, which keeps the outcomes' order.
+    const landings = await this.land(proved.map((p) => p.job));
+    let nextLanding = 0;
     const records: OutgoingRecord[] = [];
     const completions: Completion[] = [];
     const emitted: Array<{ job: ProverJob; parent: string }> = [];
@@ -255,7 +257,7 @@ export class ProverJobSaver<J = ProverJob> implements JobSaver<KafkaJobMeta<J>, 
       if (!outcome.ok) {
         records.push(failureRecord(this.ctx, this.source, meta, outcome.error, job));
       } else {
-        const landing = landed.get(job.job_id)!;
+        const landing = landings[nextLanding++];
         if (landing instanceof Error) {
           records.push(deadLetterFor(this.ctx, this.source, meta, landing, this.source.attempt(meta.job) + 1, undefined, job));
         } else {
@@ -265,33 +267,32 @@ export class ProverJobSaver<J = ProverJob> implements JobSaver<KafkaJobMeta<J>, 
       }
       this.ctx.observer?.jobSaved?.(job, outcome.ok, outcome.ok ? outcome.output.timings : null);
     }
-    // Not awaited: the offsets commit with these records; a failed transaction stops the process.
-    const committed = this.ctx.committer.submit(records, completions);
-    committed.then(
-      () => Promise.all(emitted.map(({ job, parent }) => this.ctx.counters.markEmitted(batchRunKey(job.protocol_version, job.batch_number, job.run_id), [parent]))),
-      () => undefined,
-    ).catch((e: Error) => this.ctx.logger.warn({ err: e.message }, 'could not mark a parent job emitted'));
-    // Once committed the job is never redelivered, so what only it read can go.
+    // Once committed, a job is never redelivered: its parent can be marked emitted, and what only
+    // it read can go.
     const consumed = proved.flatMap(({ outcome }) => this.source.consumedObjects?.(outcome.metadata.job) ?? []);
-    if (consumed.length > 0) {
-      committed.then(
-        () => Promise.all(consumed.map((key) => this.ctx.store.delete(key))),
-        () => undefined,
-      ).catch((e: Error) => this.ctx.logger.warn({ err: e.message }, 'could not delete consumed objects'));
-    }
+    const afterCommit = () =>
+      Promise.all([
+        ...emitted.map(({ job, parent }) => this.ctx.counters.markEmitted(batchRunKey(job.protocol_version, job.batch_number, job.run_id), [parent])),
+        ...consumed.map((key) => this.ctx.store.delete(key)),
+      ]);
+    // Not awaited: the offsets commit with these records; a failed transaction stops the process.
+    this.ctx.committer
+      .submit(records, completions)
+      .then(afterCommit, () => undefined)
+      .catch((e: Error) => this.ctx.logger.warn({ err: e.message }, 'after a commit: could not mark a parent emitted or delete consumed objects'));
   }
 
   /**
    * Lands every proved job but compression (whose proof is final) in its parent's group, in one
-   * round trip. Per job id: what the landing means, or the error that sends the job to the dead
-   * letter topic (a job without a parent in its plan, a landing the counters reject).
+   * round trip. Per job, in order: what the landing means, or the error that sends the job to the
+   * dead letter topic (a job without a place in its plan, a landing the counters reject).
    */
-  private async land(jobs: ProverJob[]): Promise<Map<string, Landed | Error>> {
-    const out = new Map<string, Landed | Error>();
-    const landings: Array<{ job: ProverJob; plan: AggregationPlan; link: NonNullable<ReturnType<typeof parentOf>> }> = [];
-    for (const job of jobs) {
+  private async land(jobs: ProverJob[]): Promise<Array<Landed | Error>> {
+    const out: Array<Landed | Error> = [];
+    const landings: Array<{ index: number; job: ProverJob; plan: AggregationPlan; link: NonNullable<ReturnType<typeof parentOf>> }> = [];
+    for (const [index, job] of jobs.entries()) {
       if (job.aggregation_round === AggregationRound.Compression) {
-        out.set(job.job_id, { kind: 'final' });
+        out[index] = { kind: 'final' };
         continue;
       }
       const plan = await this.ctx.plans.get(runOf(job));
@@ -300,21 +301,21 @@ export class ProverJobSaver<J = ProverJob> implements JobSaver<KafkaJobMeta<J>, 
         link = parentOf(plan, coordOf(job));
       } catch (e) {
         if (!(e instanceof GeometryError)) throw e;
-        out.set(job.job_id, new PermanentJobError(`job ${job.job_id}: ${e.message}`, 'invalid-job'));
+        out[index] = new PermanentJobError(`job ${job.job_id}: ${e.message}`, 'invalid-job');
         continue;
       }
-      if (!link) out.set(job.job_id, new PermanentJobError(`job ${job.job_id} has no parent in its plan`, 'invalid-job'));
-      else landings.push({ job, plan, link });
+      if (!link) out[index] = new PermanentJobError(`job ${job.job_id} has no parent in its plan`, 'invalid-job');
+      else landings.push({ index, job, plan, link });
     }
     const results = await this.ctx.counters.landMany(
       landings.map(({ job, link }) => ({ batchRunKey: batchRunKey(job.protocol_version, job.batch_number, job.run_id), parent: coordId(link.parent), member: link.childIndex })),
     );
-    landings.forEach(({ job, plan, link }, i) => {
+    landings.forEach(({ index, plan, link }, i) => {
       crashPoint('after-landed');
       const r = results[i];
-      if (r.status === 'ERROR') out.set(job.job_id, new AggregationError(r.code, r.message));
-      else if (r.status === 'TRIGGER') out.set(job.job_id, { kind: 'trigger', plan, parent: link.parent, expected: r.expected });
-      else out.set(job.job_id, { kind: 'landed' });
+      if (r.status === 'ERROR') out[index] = new AggregationError(r.code, r.message);
+      else if (r.status === 'TRIGGER') out[index] = { kind: 'trigger', plan, parent: link.parent, expected: r.expected };
+      else out[index] = { kind: 'landed' };
     });
     return out;
   }

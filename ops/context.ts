@@ -4,8 +4,10 @@ import { Kafka } from 'kafkajs';
 import Redis from 'ioredis';
 import { AggregationCounters } from '../aggregation';
 import { ProtocolVersion } from '../lib/protocol-version';
-import { ObjectStore } from '../storage';
+import { ObjectNotFoundError, ObjectStore } from '../storage';
 import { PlanCache } from '../consumers/batch-plan';
+import { BatchRun } from '../consumers/job-identity';
+import { AggregationPlan } from '../topics/geometry';
 import { CoreClient } from '../producers/core-client';
 
 export interface OpsContext {
@@ -21,6 +23,16 @@ export interface OpsContext {
 
 export function opsContext(o: { kafka: Kafka; redis: Redis; store: ObjectStore; version: ProtocolVersion; core?: CoreClient }): OpsContext {
   return { ...o, counters: new AggregationCounters(o.redis), plans: new PlanCache(o.store) };
+}
+
+/** The batch-run's plan from the store, or null when none was stored. */
+export async function storedPlan(ctx: OpsContext, run: BatchRun): Promise<AggregationPlan | null> {
+  try {
+    return await ctx.plans.get(run);
+  } catch (e) {
+    if (e instanceof ObjectNotFoundError) return null;
+    throw e;
+  }
 }
 
 /** An error the operator caused (bad flags, unknown batch): printed without a stack trace. */

@@ -4,12 +4,11 @@
 // whether the core accepted a final proof for the batch.
 import { BatchProgress, batchRunKey } from '../aggregation';
 import { formatVersion } from '../lib/protocol-version';
-import { ObjectNotFoundError } from '../storage';
 import { AggregationRound, COMPRESSION_CIRCUIT_ID, RECURSION_TIP_CIRCUIT_ID, SCHEDULER_CIRCUIT_ID, roundName } from '../topics/catalog';
 import { AggregationPlan, childrenOf } from '../topics/geometry';
 import { BatchRun, batchRunPrefix, jobId, objectKeys } from '../consumers/job-identity';
 import { childRoundOf, parseCoordId, scanBatchRuns } from './batch-runs';
-import { OpsContext } from './context';
+import { OpsContext, storedPlan } from './context';
 
 export interface RoundStatus {
   round: number;
@@ -65,15 +64,6 @@ export interface BatchStatusReport {
   core: { state: string; accepted: boolean; provenAt: unknown; proofDigest: unknown } | { error: string } | null;
 }
 
-async function planOrNull(ctx: OpsContext, run: BatchRun): Promise<AggregationPlan | null> {
-  try {
-    return await ctx.plans.get(run);
-  } catch (e) {
-    if (e instanceof ObjectNotFoundError) return null;
-    throw e;
-  }
-}
-
 type CircuitCounts = Array<Map<number, CircuitStatus>>;
 
 /** Jobs per (round, circuit id) in the plan, with ready and done at 0. */
@@ -125,7 +115,7 @@ const PROOF_CIRCUIT_RE = /\/proof\/r\d+\/c(\d+)\//;
 export async function batchStatus(ctx: OpsContext, batch: number, run = 0): Promise<BatchStatusReport> {
   const br: BatchRun = { protocolVersion: ctx.version, batchNumber: batch, runId: run };
   const key = batchRunKey(ctx.version, batch, run);
-  const [plan, progress, runs] = await Promise.all([planOrNull(ctx, br), ctx.counters.progress(key, { missing: true }), scanBatchRuns(ctx.redis, { version: ctx.version, batch })]);
+  const [plan, progress, runs] = await Promise.all([storedPlan(ctx, br), ctx.counters.progress(key, { missing: true }), scanBatchRuns(ctx.redis, { version: ctx.version, batch })]);
   const finalKey = objectKeys.proof(br, { round: AggregationRound.Compression, circuitId: 1, depth: 0, seq: 0 });
   const finalExists = await ctx.store.exists(finalKey);
 

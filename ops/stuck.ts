@@ -18,12 +18,11 @@
 // `findStuckWork` is the reusable entry point (the `stuck` command, a dashboard, a cron alert).
 import { batchRunKey, aggregationKeys, BatchProgress } from '../aggregation';
 import { ProtocolVersion, formatVersion } from '../lib/protocol-version';
-import { ObjectNotFoundError } from '../storage';
 import { AggregationRound } from '../topics/catalog';
-import { AggregationPlan, JobCoord, childrenOf } from '../topics/geometry';
+import { JobCoord, childrenOf } from '../topics/geometry';
 import { BatchRun, coordId, jobId, objectKeys } from '../consumers/job-identity';
 import { BatchRunRef, parseCoordId, scanBatchRuns } from './batch-runs';
-import { OpsContext } from './context';
+import { OpsContext, storedPlan } from './context';
 import { topicLags } from './lag';
 
 export interface StuckGroup {
@@ -85,15 +84,6 @@ export interface FindStuckOptions {
 const COMPRESSION: JobCoord = { round: AggregationRound.Compression, circuitId: 1, depth: 0, seq: 0 };
 const COMPRESSION_GROUP = coordId(COMPRESSION);
 
-async function planOf(ctx: OpsContext, run: BatchRun): Promise<AggregationPlan | null> {
-  try {
-    return await ctx.plans.get(run);
-  } catch (e) {
-    if (e instanceof ObjectNotFoundError || e instanceof SyntaxError) return null;
-    throw e;
-  }
-}
-
 /** Whether a batch-run is finished as far as the counters go: every group triggered and marked emitted. Cheap (no group scan). */
 async function countersFinished(ctx: OpsContext, key: string): Promise<{ finished: boolean; now: number; compressionTriggeredAt: number | null }> {
   const k = aggregationKeys(key);
@@ -121,7 +111,8 @@ async function checkBatchRun(ctx: OpsContext, ref: BatchRunRef, olderThanMs: num
   }
   const progress: BatchProgress | null = await ctx.counters.progress(key, { missing: true });
   if (!progress) return; // expired between the scan and now
-  const plan = await planOf(ctx, run);
+  // An unreadable plan is reported like a missing one here: one bad object must not hide the rest.
+  const plan = await storedPlan(ctx, run).catch((e: unknown) => (e instanceof SyntaxError ? null : Promise.reject(e)));
   const triggered = new Set(progress.groups.filter((g) => g.triggered).map((g) => g.parent));
   for (const g of progress.groups) {
     if (g.idleMs < olderThanMs) continue;
